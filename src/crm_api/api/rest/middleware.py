@@ -1,0 +1,243 @@
+"""Cross-cutting HTTP rules as ASGI middleware: body limits, Idempotency-Key, response headers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+from uuid import uuid4
+
+from anyio import to_thread
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from crm_api.api.rest.deps import authenticate_request
+
+from crm_api.application.idempotency import Claimed, InFlight, Mismatch, Replay, command_id_for
+from crm_api.domain.errors import DomainError
+from crm_api.errors import PROBLEM_JSON, problem_body
+
+REPLAYED_HEADERS = ("etag", "location", "x-log-position", "content-type")
+
+
+async def send_problem(send: Send, status: int, code: str, title: str, detail: str) -> None:
+    body = json.dumps(problem_body(status, code, title, detail)).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class TooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """413 for bodies over the limit, whether announced by Content-Length or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int, batch_limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self.batch_limit = batch_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.batch_limit if scope["path"].endswith(":batch") else self.limit
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await send_problem(
+                send, 413, "payload_too_large", "Payload too large", f"bodies are limited to {limit} bytes"
+            )
+            return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise TooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except TooLarge:
+            if not started:
+                await send_problem(
+                    send, 413, "payload_too_large", "Payload too large", f"bodies are limited to {limit} bytes"
+                )
+
+
+class ResponseHeaders:
+    """Every response names its workspace and request id."""
+
+    def __init__(self, app: ASGIApp, workspace: str) -> None:
+        self.app = app
+        self.workspace = workspace.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-workspace", self.workspace),
+                    (b"x-request-id", request_id.encode()),
+                ]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+class Idempotency:
+    """Same key + same request → the first answer again; different request → 422; still
+    running → 409. The key also fixes the command id, so a retry never records twice."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        key = headers.get("idempotency-key")
+        if key is None:
+            await self.app(scope, receive, send)
+            return
+        if not key or len(key) > 255:
+            await send_problem(
+                send, 400, "invalid_idempotency_key", "Invalid Idempotency-Key",
+                "Idempotency-Key must be 1 to 255 characters",
+            )
+            return
+        body = await _read_body(receive)
+        services = scope["app"].state.services
+        principal = await self._principal(scope, services, headers)
+        if principal is None:
+            await self.app(scope, _replay_body(body, receive), send)
+            return
+        request_hash = hashlib.sha256(
+            b"\n".join(
+                [
+                    scope["path"].encode(),
+                    scope.get("query_string", b""),
+                    headers.get("x-on-behalf-of", "").encode(),
+                    body,
+                ]
+            )
+        ).hexdigest()
+        outcome = await to_thread.run_sync(
+            services.idempotency.claim, principal.id, key, request_hash, services.clock.now()
+        )
+        if isinstance(outcome, Mismatch):
+            await send_problem(
+                send, 422, "idempotency_key_reused", "Idempotency-Key reused",
+                "this Idempotency-Key was used with a different request; use a new key",
+            )
+            return
+        if isinstance(outcome, InFlight):
+            await send_problem(
+                send, 409, "idempotency_key_in_flight", "Request in progress",
+                "a request with this Idempotency-Key is still running; retry later",
+            )
+            return
+        if isinstance(outcome, Replay):
+            await _send_replay(send, outcome)
+            return
+        assert isinstance(outcome, Claimed)
+        scope["state"]["command_id"] = command_id_for(principal.id, key)
+        await self._run_and_keep(scope, _replay_body(body, receive), send, services, principal.id, key)
+
+    async def _principal(self, scope: Scope, services: Any, headers: dict[str, str]) -> Any:
+        try:
+            return await to_thread.run_sync(authenticate_request, Request(scope), services)
+        except DomainError:
+            return None
+
+    async def _run_and_keep(
+        self, scope: Scope, receive: Receive, send: Send, services: Any, principal_id: str, key: str
+    ) -> None:
+        status = 500
+        kept_headers: dict[str, str] = {}
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                for name, value in message.get("headers", []):
+                    if name.decode("latin-1").lower() in REPLAYED_HEADERS:
+                        kept_headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        except BaseException:
+            await to_thread.run_sync(services.idempotency.release, principal_id, key)
+            raise
+        if status >= 500:
+            await to_thread.run_sync(services.idempotency.release, principal_id, key)
+        else:
+            await to_thread.run_sync(
+                services.idempotency.complete, principal_id, key, status, kept_headers, b"".join(chunks)
+            )
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay_body(body: bytes, receive: Receive) -> Receive:
+    """Hand the already-read body to the app once; after that, wait on the real connection."""
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
+
+
+async def _send_replay(send: Send, replay: Replay) -> None:
+    headers = [(k.encode(), v.encode()) for k, v in replay.headers.items()]
+    headers.append((b"content-length", str(len(replay.body)).encode()))
+    headers.append((b"idempotent-replayed", b"true"))
+    await send({"type": "http.response.start", "status": replay.status, "headers": headers})
+    await send({"type": "http.response.body", "body": replay.body})

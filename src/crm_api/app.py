@@ -1,0 +1,63 @@
+"""create_app: the ASGI application (REST under /api/v1, GraphQL at /graphql)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from crm_api import __version__, errors
+from crm_api.api.rest import accounts, api_keys, contacts, health, teams, users
+from crm_api.api.rest.middleware import BodyLimit, Idempotency, ResponseHeaders
+from crm_api.application.services import Services
+from crm_api.domain.context import Clock
+from crm_api.settings import Settings, get_settings
+
+DESCRIPTION = """A headless, event-sourced CRM. Every change is an immutable event; every record
+has `/history` and can be read `?as_of=` an instant or at `?version=`.
+
+Conventions: RFC 9457 problems with a stable `code`; cursor pagination; `ETag`/`If-Match`
+(412 `version_conflict`); `Idempotency-Key` on every POST; `X-Log-Position` on every write and
+`min_position` on every list (read-your-writes)."""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    services: Services | None = None,
+    run_workers: bool = True,
+) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if app.state.services is None:
+            app.state.services = Services(settings, clock)
+        if run_workers:
+            app.state.services.start_workers()
+        else:
+            app.state.services.start_listener()
+        try:
+            yield
+        finally:
+            app.state.services.close()
+
+    app = FastAPI(
+        title="crm_api",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    errors.install(app)
+    for module in (health, users, teams, accounts, contacts, api_keys):
+        app.include_router(module.router)
+    # Added innermost first: ResponseHeaders wraps BodyLimit wraps Idempotency.
+    app.add_middleware(Idempotency)
+    app.add_middleware(
+        BodyLimit, limit=settings.max_body_bytes, batch_limit=settings.max_batch_body_bytes
+    )
+    app.add_middleware(ResponseHeaders, workspace=settings.workspace_name)
+    return app

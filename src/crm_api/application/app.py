@@ -1,0 +1,187 @@
+"""The event-sourced application: load, authorise, decide, save with metadata, answer.
+
+Every command runs through `create` or `change`: they stamp the events with the command
+context, keep optimistic concurrency (If-Match), and recognise a retried command (same command
+id) as already applied instead of recording it twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+
+from crm_api.application.notifier import LogNotifier
+from crm_api.domain.base import CrmAggregate
+from crm_api.domain.context import Clock, EventMeta, recording
+from crm_api.domain.errors import NotFound, VersionConflict
+from crm_api.domain.people import Principal
+
+T = TypeVar("T", bound=CrmAggregate)
+
+SAVE_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """Who runs a command, for whom, under which ids; `occurred_at` is business time."""
+
+    principal: Principal
+    command_id: str
+    correlation_id: str
+    occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[T]):
+    """A command's result: the record, and a log position at or after its events."""
+
+    record: T
+    position: int
+    applied: bool = True
+
+
+def parse_id(record_id: str | UUID, what: str) -> UUID:
+    if isinstance(record_id, UUID):
+        return record_id
+    try:
+        return UUID(str(record_id))
+    except ValueError:
+        raise NotFound(f"{what} {record_id} not found") from None
+
+
+class CrmApplication(Application[UUID]):
+    name = "crm"
+
+    def __init__(self, env: dict[str, str], clock: Clock, notifier: LogNotifier) -> None:
+        self.clock = clock
+        self.notifier = notifier
+        super().__init__(env={"AGGREGATE_CACHE_MAXSIZE": "10000", **env})
+
+    def _notify(self, recordings: Sequence[Any]) -> None:
+        if recordings:
+            self.notifier.appended(recordings[-1].notification.id)
+
+    def head(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    @contextmanager
+    def stamping(self, ctx: CommandContext) -> Iterator[datetime]:
+        now = self.clock.now()
+        principal = ctx.principal
+        meta = EventMeta(
+            actor=principal.id,
+            actor_type=principal.kind,
+            on_behalf_of=principal.on_behalf_of,
+            occurred_at=ctx.occurred_at or now,
+            command_id=ctx.command_id,
+            correlation_id=ctx.correlation_id,
+        )
+        with recording(meta, now):
+            yield now
+
+    def load(self, record_id: str | UUID, cls: type[T], what: str | None = None) -> T:
+        what = what or cls.kind
+        try:
+            aggregate = self.repository.get(parse_id(record_id, what))
+        except AggregateNotFoundError:
+            raise NotFound(f"{what} {record_id} not found") from None
+        if not isinstance(aggregate, cls):
+            raise NotFound(f"{what} {record_id} not found")
+        return aggregate
+
+    def exists(self, record_id: UUID) -> bool:
+        return record_id in self.repository
+
+    def create(
+        self,
+        ctx: CommandContext,
+        cls: type[T],
+        build: Callable[[UUID], Sequence[CrmAggregate]],
+    ) -> Outcome[T]:
+        """Create a record whose id derives from the command id: a retried create finds it."""
+        record_id = uuid5(NAMESPACE_URL, f"crm-record:{cls.kind}:{ctx.command_id}")
+        for attempt in range(SAVE_ATTEMPTS):
+            if self.exists(record_id):
+                existing = self.load(record_id, cls)
+                if existing.has_applied(ctx.command_id):
+                    return Outcome(existing, self.head(), applied=False)
+            with self.stamping(ctx):
+                aggregates = build(record_id)
+            try:
+                recordings = self.save(*aggregates)
+            except IntegrityError:
+                if attempt == SAVE_ATTEMPTS - 1:
+                    raise
+                continue
+            created = next(a for a in aggregates if a.id == record_id)
+            return Outcome(created, recordings[-1].notification.id)  # type: ignore[arg-type]
+        raise AssertionError("unreachable")
+
+    def change(
+        self,
+        ctx: CommandContext,
+        record_id: str | UUID,
+        cls: type[T],
+        decide: Callable[[T], Sequence[CrmAggregate] | None],
+        *,
+        expected_version: int | None = None,
+        authorize: Callable[[T], None] | None = None,
+    ) -> Outcome[T]:
+        """Load, authorise, check the expected version, decide, save; retry lost races unless
+        the caller pinned a version (then a lost race is their 412)."""
+        for attempt in range(SAVE_ATTEMPTS):
+            aggregate = self.load(record_id, cls)
+            if authorize is not None:
+                authorize(aggregate)
+            if aggregate.has_applied(ctx.command_id):
+                return Outcome(aggregate, self.head(), applied=False)
+            if expected_version is not None and aggregate.version != expected_version:
+                raise VersionConflict(expected_version, aggregate.version)
+            with self.stamping(ctx):
+                others = decide(aggregate) or ()
+            try:
+                recordings = self.save(aggregate, *others)
+            except IntegrityError:
+                if expected_version is not None:
+                    current = self.load(record_id, cls)
+                    raise VersionConflict(expected_version, current.version) from None
+                if attempt == SAVE_ATTEMPTS - 1:
+                    raise
+                continue
+            position = recordings[-1].notification.id if recordings else self.head()
+            return Outcome(aggregate, position)  # type: ignore[arg-type]
+        raise AssertionError("unreachable")
+
+    def history(
+        self, record_id: str | UUID, cls: type[T], *, after_version: int = 0, limit: int = 100
+    ) -> list[Any]:
+        self.load(record_id, cls)
+        return list(
+            self.events.get(parse_id(record_id, cls.kind), gt=after_version or None, limit=limit)
+        )
+
+    def at_version(self, record_id: str | UUID, cls: type[T], version: int) -> T:
+        current = self.load(record_id, cls)
+        if version < 1 or version > current.version:
+            raise NotFound(f"{cls.kind} {record_id} has no version {version}")
+        return self.repository.get(current.id, version=version)  # type: ignore[return-value]
+
+    def as_of(self, record_id: str | UUID, cls: type[T], at: datetime) -> T:
+        """The record as the system knew it at `at` (by recorded time)."""
+        uuid = parse_id(record_id, cls.kind)
+        self.load(uuid, cls)
+        aggregate = None
+        for event in self.events.get(uuid):
+            if event.timestamp > at:
+                break
+            aggregate = event.mutate(aggregate)
+        if aggregate is None:
+            raise NotFound(f"{cls.kind} {record_id} did not exist at {at.isoformat()}")
+        return aggregate  # type: ignore[return-value]

@@ -1,0 +1,112 @@
+"""The composition root: one store URL in, the application, read side and runners out."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+from sqlalchemy import Connection
+
+from crm_api.application.accounts import AccountService
+from crm_api.application.app import CrmApplication
+from crm_api.application.directory import DirectoryService
+from crm_api.application.idempotency import IdempotencyStore
+from crm_api.application.notifier import LogNotifier
+from crm_api.auth import Authenticator
+from crm_api.db import Store, create_read_engine
+from crm_api.domain.context import Clock, SystemClock
+from crm_api.projections.registry import PROJECTIONS
+from crm_api.projections.runner import ProjectionRunner
+from crm_api.settings import Settings
+
+
+class Services:
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.store = Store(settings.database_url)
+        self.notifier = LogNotifier()
+        self.app = CrmApplication(self.store.event_store_env(), self.clock, self.notifier)
+        self.engine = create_read_engine(self.store)
+        self.writer = create_read_engine(self.store, writer=True)
+        self.idempotency = IdempotencyStore(
+            self.writer,
+            lease=timedelta(seconds=settings.idempotency_lease_seconds),
+            ttl=timedelta(hours=settings.idempotency_ttl_hours),
+        )
+        self.authenticator = Authenticator(settings)
+        self.directory = DirectoryService(self.app)
+        self.accounts = AccountService(self.app)
+        self.runners = {
+            name: ProjectionRunner(
+                projection_class(),
+                self.app,
+                self.writer,
+                self.notifier,
+                batch_size=settings.projection_batch_size,
+                poll_seconds=settings.projection_poll_seconds,
+            )
+            for name, projection_class in PROJECTIONS.items()
+        }
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._listener: threading.Thread | None = None
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    def start_workers(self) -> None:
+        """Run every projection in a thread of this process."""
+        for runner in self.runners.values():
+            thread = threading.Thread(
+                target=runner.run_forever, args=(self._stop,), name=f"projection-{runner.name}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+        self.start_listener()
+
+    def start_listener(self) -> None:
+        """Across processes (PostgreSQL): hear appends and projection progress."""
+        if not self.store.is_postgres or self._listener is not None:
+            return
+        from crm_api.projections.listener import listen
+
+        self._listener = threading.Thread(
+            target=listen,
+            args=(self.store.psycopg_conninfo(), self.notifier, self._stop),
+            name="log-listener",
+            daemon=True,
+        )
+        self._listener.start()
+
+    def catch_up(self) -> None:
+        """Bring every read model to the head of the log, in this thread."""
+        for runner in self.runners.values():
+            runner.catch_up()
+
+    def wait_for(self, position: int, timeout: float | None = None) -> bool:
+        """Read-your-writes: wait (bounded) until the read models have applied `position`."""
+        names = [r.name for r in self.runners.values() if r.projection.read_your_writes]
+        if not self._threads and not self._listener:
+            self.catch_up()
+            return True
+        timeout = self.settings.read_your_writes_timeout if timeout is None else timeout
+        if not self._threads:
+            for runner in self.runners.values():
+                self.notifier.progressed(runner.name, runner.position())
+        return self.notifier.wait_for_positions(position, names, timeout)
+
+    def close(self) -> None:
+        self._stop.set()
+        self.notifier.appended()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        if self._listener is not None:
+            self._listener.join(timeout=5)
+        self.app.close()
+        self.engine.dispose()
+        self.writer.dispose()

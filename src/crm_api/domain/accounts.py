@@ -1,0 +1,171 @@
+"""Accounts (the customers) and their contacts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from crm_api.domain.base import CrmAggregate
+from crm_api.domain.errors import InvalidTransition
+
+GRADES = ("A", "B", "C", "D")
+
+
+class Account(CrmAggregate):
+    """A customer. It has exactly one owner; changing the owner is a transfer, and history."""
+
+    id: UUID
+    kind = "account"
+
+    class Opened(CrmAggregate.Created):
+        """v2: `address` became a structured object; v1 stored it as one line of text."""
+
+        class_version = 2
+
+        name: str
+        owner_id: str
+        industry: str | None
+        phone: str | None
+        address: dict[str, Any] | None
+        manual_grade: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            address = state.get("address")
+            state["address"] = {"line1": address} if isinstance(address, str) else address
+
+    @event(Opened)
+    def __init__(
+        self,
+        name: str,
+        owner_id: str,
+        industry: str | None,
+        phone: str | None,
+        address: dict[str, Any] | None,
+        manual_grade: str | None,
+    ) -> None:
+        self.name = name
+        self.owner_id = owner_id
+        self.industry = industry
+        self.phone = phone
+        self.address = address
+        self.manual_grade = manual_grade
+        self.archived = False
+
+    def change_details(self, **changes: Any) -> None:
+        self._require_open("changed")
+        changes = {k: v for k, v in changes.items() if getattr(self, k) != v}
+        if changes:
+            self._details_changed(changes=changes)
+
+    @event("DetailsChanged")
+    def _details_changed(self, changes: dict[str, Any]) -> None:
+        for key, value in changes.items():
+            setattr(self, key, value)
+
+    def transfer_ownership(self, to_owner_id: str, reason: str | None) -> None:
+        self._require_open("transferred")
+        if to_owner_id == self.owner_id:
+            raise InvalidTransition(
+                "the account is already owned by that user", code="same_owner"
+            )
+        self._ownership_transferred(
+            from_owner_id=self.owner_id, to_owner_id=to_owner_id, reason=reason
+        )
+
+    @event("OwnershipTransferred")
+    def _ownership_transferred(
+        self, from_owner_id: str, to_owner_id: str, reason: str | None
+    ) -> None:
+        self.owner_id = to_owner_id
+
+    def archive(self) -> None:
+        self._require_open("archived")
+        self._archived()
+
+    @event("Archived")
+    def _archived(self) -> None:
+        self.archived = True
+
+    def restore(self) -> None:
+        if not self.archived:
+            raise InvalidTransition("the account is not archived", code="not_archived")
+        self._restored()
+
+    @event("Restored")
+    def _restored(self) -> None:
+        self.archived = False
+
+    def _require_open(self, verb: str) -> None:
+        if self.archived:
+            raise InvalidTransition(
+                f"an archived account cannot be {verb}; restore it first", code="archived"
+            )
+
+
+class Contact(CrmAggregate):
+    """A person at an account. Only `account_id` and `name` are required."""
+
+    id: UUID
+    kind = "contact"
+
+    @event("Added")
+    def __init__(
+        self,
+        account_id: str,
+        name: str,
+        phone: str | None,
+        email: str | None,
+        occupation: str | None,
+        birth_year: int | None,
+    ) -> None:
+        self.account_id = account_id
+        self.name = name
+        self.phone = phone
+        self.email = email
+        self.occupation = occupation
+        self.birth_year = birth_year
+        self.archived = False
+
+    @classmethod
+    def add_to(cls, account: Account, **details: Any) -> Contact:
+        if account.archived:
+            raise InvalidTransition(
+                "contacts cannot be added to an archived account", code="archived"
+            )
+        return cls(account_id=str(account.id), **details)
+
+    def change_details(self, **changes: Any) -> None:
+        if self.archived:
+            raise InvalidTransition(
+                "an archived contact cannot be changed; restore it first", code="archived"
+            )
+        changes = {k: v for k, v in changes.items() if getattr(self, k) != v}
+        if changes:
+            self._details_changed(changes=changes)
+
+    @event("DetailsChanged")
+    def _details_changed(self, changes: dict[str, Any]) -> None:
+        for key, value in changes.items():
+            setattr(self, key, value)
+
+    def archive(self) -> None:
+        if self.archived:
+            raise InvalidTransition("the contact is already archived", code="archived")
+        self._archived()
+
+    @event("Archived")
+    def _archived(self) -> None:
+        self.archived = True
+
+    def restore(self) -> None:
+        if not self.archived:
+            raise InvalidTransition("the contact is not archived", code="not_archived")
+        self._restored()
+
+    @event("Restored")
+    def _restored(self) -> None:
+        self.archived = False

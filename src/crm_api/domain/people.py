@@ -1,0 +1,273 @@
+"""People: users, teams, roles, and who may see and change what."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from crm_api.domain.base import CrmAggregate
+from crm_api.domain.errors import (
+    FieldError,
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    MANAGER = "manager"
+    REP = "rep"
+    ASSISTANT = "assistant"
+    SERVICE_AGENT = "service_agent"
+    AUDITOR = "auditor"
+    INTEGRATOR = "integrator"
+
+
+OWNER_ROLES = frozenset({Role.REP, Role.MANAGER})
+
+_READ_ALL = frozenset(
+    {"accounts:read", "contacts:read", "users:read", "teams:read", "history:read"}
+)
+_SALES = _READ_ALL | {"accounts:write", "contacts:write"}
+PERMISSIONS: dict[Role, frozenset[str]] = {
+    Role.ADMIN: _SALES
+    | {"accounts:transfer", "users:write", "teams:write", "api_keys:write", "api_keys:read"},
+    Role.MANAGER: _SALES | {"accounts:transfer"},
+    Role.REP: _SALES,
+    Role.ASSISTANT: _SALES,
+    Role.SERVICE_AGENT: _READ_ALL,
+    Role.AUDITOR: _READ_ALL,
+    Role.INTEGRATOR: _READ_ALL,
+}
+ALL_SCOPES = frozenset().union(*PERMISSIONS.values())
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, with what rights, over whose records.
+
+    `visible_owners` is None for roles that see every owner's records (admin, auditor, service
+    agent, integrator), else the owner ids whose accounts this caller may see; `on_behalf_of` is
+    the rep an assistant acts for, and then narrows what it sees to that rep's records.
+    """
+
+    id: str
+    kind: str
+    role: Role
+    name: str = ""
+    scopes: frozenset[str] | None = None
+    visible_owners: frozenset[str] | None = frozenset()
+    managed_team_ids: frozenset[str] = frozenset()
+    on_behalf_of: str | None = None
+    training: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def permits(self, permission: str) -> bool:
+        if self.training:
+            return True
+        if permission not in PERMISSIONS[self.role]:
+            return False
+        return self.scopes is None or permission in self.scopes or "*" in self.scopes
+
+    def require(self, permission: str) -> None:
+        if self.permits(permission):
+            if (
+                self.role is Role.ASSISTANT
+                and self.on_behalf_of is None
+                and permission.endswith(":write")
+                and not self.training
+            ):
+                raise PermissionDenied(
+                    "an assistant writes on behalf of a rep: send X-On-Behalf-Of: <rep id>",
+                    code="on_behalf_of_required",
+                )
+            return
+        if self.role is Role.AUDITOR and permission.endswith(":write"):
+            raise PermissionDenied("auditors read everything and write nothing", code="read_only_role")
+        if self.scopes is not None and permission in PERMISSIONS[self.role]:
+            raise PermissionDenied(
+                f"this API key lacks the scope '{permission}'", code="insufficient_scope"
+            )
+        raise PermissionDenied(f"role '{self.role}' may not do '{permission}'")
+
+    def sees_owner(self, owner_id: str) -> bool:
+        if self.training or self.visible_owners is None:
+            return True
+        return owner_id in self.visible_owners
+
+    def require_sees_owner(self, owner_id: str, what: str, record_id: object) -> None:
+        """Records the caller may not see are reported as missing: existence never leaks."""
+        if not self.sees_owner(owner_id):
+            raise NotFound(f"{what} {record_id} not found")
+
+    @property
+    def acting_for(self) -> str:
+        return self.on_behalf_of or self.id
+
+
+def visible_owners_for(
+    role: Role,
+    user_id: str,
+    team_member_ids: Iterable[str] = (),
+    assists: Iterable[str] = (),
+    on_behalf_of: str | None = None,
+) -> frozenset[str] | None:
+    """The owners whose records a user sees: everyone's for the roles that read all."""
+    if on_behalf_of is not None:
+        return frozenset({on_behalf_of})
+    if role is Role.MANAGER:
+        return frozenset({user_id, *team_member_ids})
+    if role is Role.REP:
+        return frozenset({user_id})
+    if role is Role.ASSISTANT:
+        return frozenset(assists)
+    return None
+
+
+def check_on_behalf_of(role: Role, assists: Iterable[str], rep_id: str) -> None:
+    if role is not Role.ASSISTANT:
+        raise PermissionDenied(
+            "only assistants may act on behalf of another user", code="not_an_assistant"
+        )
+    if rep_id not in set(assists):
+        raise PermissionDenied(
+            f"you do not assist user {rep_id}", code="not_assisting"
+        )
+
+
+def _check_limit(role: Role, approval_limit_pct: Decimal | None) -> list[FieldError]:
+    errors = []
+    if approval_limit_pct is not None:
+        if role is not Role.MANAGER:
+            errors.append(FieldError("approval_limit_pct", "only managers have an approval limit"))
+        elif not Decimal(0) <= approval_limit_pct <= Decimal(100):
+            errors.append(FieldError("approval_limit_pct", "must be between 0 and 100"))
+    return errors
+
+
+def _check_assists(role: Role, assists: list[str], user_id: str | None = None) -> list[FieldError]:
+    if assists and role is not Role.ASSISTANT:
+        return [FieldError("assists", "only assistants assist reps")]
+    if user_id is not None and user_id in assists:
+        return [FieldError("assists", "a user cannot assist itself")]
+    return []
+
+
+class User(CrmAggregate):
+    id: UUID
+    kind = "user"
+
+    @event("Registered")
+    def __init__(
+        self,
+        name: str,
+        email: str,
+        role: str,
+        team_id: str | None,
+        approval_limit_pct: Decimal | None,
+        assists: list[str],
+    ) -> None:
+        self.name = name
+        self.email = email
+        self.role = Role(role)
+        self.team_id = team_id
+        self.approval_limit_pct = approval_limit_pct
+        self.assists = list(assists)
+        self.active = True
+
+    @classmethod
+    def register(
+        cls,
+        *,
+        name: str,
+        email: str,
+        role: Role,
+        team_id: str | None = None,
+        approval_limit_pct: Decimal | None = None,
+        assists: list[str] | None = None,
+        id: Any = None,  # noqa: A002
+    ) -> User:
+        assists = list(assists or [])
+        errors = _check_limit(role, approval_limit_pct) + _check_assists(role, assists)
+        if errors:
+            raise ValidationFailed(errors)
+        return cls(
+            id=id,
+            name=name,
+            email=email.lower(),
+            role=role.value,
+            team_id=team_id,
+            approval_limit_pct=approval_limit_pct,
+            assists=assists,
+        )
+
+    def change_details(self, **changes: Any) -> None:
+        changes = {k: v for k, v in changes.items() if getattr(self, k) != v}
+        if "email" in changes:
+            changes["email"] = changes["email"].lower()
+        role = Role(changes.get("role", self.role))
+        limit = changes.get("approval_limit_pct", self.approval_limit_pct)
+        if "role" in changes and role is not Role.MANAGER and "approval_limit_pct" not in changes:
+            changes["approval_limit_pct"] = limit = None
+        assists = changes.get("assists", self.assists)
+        if "role" in changes and role is not Role.ASSISTANT and "assists" not in changes:
+            changes["assists"] = assists = []
+        errors = _check_limit(role, limit) + _check_assists(role, assists, str(self.id))
+        if errors:
+            raise ValidationFailed(errors)
+        if "role" in changes:
+            changes["role"] = role.value
+        if changes:
+            self._details_changed(changes=changes)
+
+    @event("DetailsChanged")
+    def _details_changed(self, changes: dict[str, Any]) -> None:
+        for key, value in changes.items():
+            setattr(self, key, Role(value) if key == "role" else value)
+
+    def deactivate(self) -> None:
+        if not self.active:
+            raise InvalidTransition("the user is already deactivated")
+        self._deactivated()
+
+    @event("Deactivated")
+    def _deactivated(self) -> None:
+        self.active = False
+
+    def reactivate(self) -> None:
+        if self.active:
+            raise InvalidTransition("the user is already active")
+        self._reactivated()
+
+    @event("Reactivated")
+    def _reactivated(self) -> None:
+        self.active = True
+
+
+class Team(CrmAggregate):
+    id: UUID
+    kind = "team"
+
+    @event("Formed")
+    def __init__(self, name: str, manager_id: str | None) -> None:
+        self.name = name
+        self.manager_id = manager_id
+
+    def change_details(self, **changes: Any) -> None:
+        changes = {k: v for k, v in changes.items() if getattr(self, k) != v}
+        if changes:
+            self._details_changed(changes=changes)
+
+    @event("DetailsChanged")
+    def _details_changed(self, changes: dict[str, Any]) -> None:
+        for key, value in changes.items():
+            setattr(self, key, value)

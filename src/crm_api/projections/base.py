@@ -1,0 +1,83 @@
+"""What every projection shares: the tracking table, the handler registry, small SQL helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from eventsourcing.utils import get_topic
+from sqlalchemy import BigInteger, Column, Connection, String, Table, Text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from crm_api.db import UTCDateTime, metadata
+
+tracking = Table(
+    "projection_tracking",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("position", BigInteger, nullable=False, default=0),
+    Column("updated_at", UTCDateTime, nullable=True),
+    Column("error_position", BigInteger, nullable=True),
+    Column("last_error", Text, nullable=True),
+)
+
+Handler = Callable[[Any, Connection, Any, int], None]
+
+
+def handles(*event_classes: type) -> Callable[[Handler], Handler]:
+    """Marks a projection method as the handler of these event classes."""
+
+    def mark(method: Handler) -> Handler:
+        method._handles = event_classes  # type: ignore[attr-defined]
+        return method
+
+    return mark
+
+
+class Projection:
+    """A read model: its tables, one handler per event type, applied in log order.
+
+    `read_your_writes` projections are the ones a write waits for before it answers.
+    """
+
+    name: ClassVar[str]
+    tables: ClassVar[tuple[Table, ...]] = ()
+    read_your_writes: ClassVar[bool] = True
+    _handlers: ClassVar[dict[type, Handler]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._handlers = {}
+        for klass in reversed(cls.__mro__):
+            for attr in vars(klass).values():
+                for event_class in getattr(attr, "_handles", ()):
+                    cls._handlers[event_class] = attr
+
+    @classmethod
+    def topics(cls) -> list[str]:
+        return sorted(get_topic(event_class) for event_class in cls._handlers)
+
+    def apply(self, conn: Connection, event: Any, position: int) -> None:
+        handler = self._handlers.get(type(event))
+        if handler is not None:
+            handler(self, conn, event, position)
+
+    def clear(self, conn: Connection) -> None:
+        for table in reversed(self.tables):
+            conn.execute(table.delete())
+
+
+def upsert(conn: Connection, table: Table, values: dict[str, Any], keys: list[str]) -> None:
+    """INSERT … ON CONFLICT DO UPDATE, on SQLite and PostgreSQL alike."""
+    dialect = conn.dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(table).values(**values)
+    updates = {k: stmt.excluded[k] for k in values if k not in keys}
+    conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=updates))
+
+
+def insert_ignore(conn: Connection, table: Table, values: dict[str, Any], keys: list[str]) -> int:
+    dialect = conn.dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
+    return conn.execute(stmt).rowcount

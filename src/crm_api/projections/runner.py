@@ -1,0 +1,182 @@
+"""The projection runner: follows the notification log in batches, exactly once.
+
+Each batch is applied to the read-model tables and the tracking row is advanced with a
+compare-and-set, in one transaction: a crash loses nothing and applies nothing twice, and two
+runners racing on one projection cannot both apply a batch (the loser's CAS matches no row and
+its transaction rolls back).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, select, text, update
+
+from crm_api.application.notifier import LogNotifier
+from crm_api.projections.base import Projection, insert_ignore, tracking
+
+log = logging.getLogger(__name__)
+
+PROGRESS_CHANNEL = "crm_projection_progress"
+
+
+class LostRace(Exception):
+    """Another runner advanced this projection first; the batch was rolled back."""
+
+
+class ProjectionRunner:
+    def __init__(
+        self,
+        projection: Projection,
+        app: Any,
+        engine: Engine,
+        notifier: LogNotifier,
+        *,
+        batch_size: int = 500,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self.projection = projection
+        self.app = app
+        self.engine = engine
+        self.notifier = notifier
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.topics = projection.topics()
+        self.is_postgres = engine.dialect.name == "postgresql"
+        self.failures = 0
+        self._ensure_tracking_row()
+
+    @property
+    def name(self) -> str:
+        return self.projection.name
+
+    def _ensure_tracking_row(self) -> None:
+        with self.engine.begin() as conn:
+            insert_ignore(conn, tracking, {"name": self.name, "position": 0}, ["name"])
+            position = conn.execute(
+                select(tracking.c.position).where(tracking.c.name == self.name)
+            ).scalar_one()
+        self.notifier.progressed(self.name, position)
+
+    def position(self) -> int:
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    select(tracking.c.position).where(tracking.c.name == self.name)
+                ).scalar_one()
+            )
+
+    def run_once(self) -> int:
+        """Apply the next batch; returns how many log positions it advanced over."""
+        position = self.position()
+        head = self.app.recorder.max_notification_id() or 0
+        if head <= position:
+            self.notifier.progressed(self.name, position)
+            return 0
+        notifications = self.app.recorder.select_notifications(
+            start=position + 1, limit=self.batch_size, stop=head, topics=self.topics
+        )
+        new_position = head if len(notifications) < self.batch_size else notifications[-1].id
+        with self.engine.begin() as conn:
+            for notification in notifications:
+                domain_event = self.app.mapper.to_domain_event(notification)
+                self.projection.apply(conn, domain_event, notification.id)
+            moved = conn.execute(
+                update(tracking)
+                .where(tracking.c.name == self.name, tracking.c.position == position)
+                .values(
+                    position=new_position,
+                    updated_at=self.app.clock.now(),
+                    error_position=None,
+                    last_error=None,
+                )
+            ).rowcount
+            if moved != 1:
+                raise LostRace(self.name)
+            if self.is_postgres:
+                conn.execute(
+                    text("SELECT pg_notify(:channel, :payload)"),
+                    {"channel": PROGRESS_CHANNEL, "payload": f"{self.name}:{new_position}"},
+                )
+        self.notifier.progressed(self.name, new_position)
+        return new_position - position
+
+    def catch_up(self) -> int:
+        """Run batches until the projection has reached the head of the log."""
+        total = 0
+        while True:
+            try:
+                moved = self.run_once()
+            except LostRace:
+                continue
+            if moved == 0:
+                return total
+            total += moved
+
+    def rebuild(self) -> None:
+        """Empty the read model and replay the whole log into it."""
+        with self.engine.begin() as conn:
+            self.projection.clear(conn)
+            conn.execute(
+                update(tracking).where(tracking.c.name == self.name).values(position=0)
+            )
+        self.catch_up()
+
+    def record_failure(self, error: BaseException) -> None:
+        position = self.position()
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(tracking)
+                .where(tracking.c.name == self.name)
+                .values(error_position=position + 1, last_error=repr(error)[:2000])
+            )
+
+    def run_forever(self, stop: threading.Event) -> None:
+        with self._exclusive(stop) as acquired:
+            if not acquired:
+                return
+            while not stop.is_set():
+                seen = self.notifier.generation
+                try:
+                    moved = self.run_once()
+                    self.failures = 0
+                except LostRace:
+                    continue
+                except Exception as error:
+                    self.failures += 1
+                    log.exception("projection %s failed", self.name)
+                    try:
+                        self.record_failure(error)
+                    except Exception:
+                        log.exception("could not record the failure of %s", self.name)
+                    stop.wait(min(30.0, 0.5 * 2 ** min(self.failures, 6)))
+                    continue
+                if moved == 0:
+                    self.notifier.wait_for_append(seen, self.poll_seconds)
+
+    @contextmanager
+    def _exclusive(self, stop: threading.Event) -> Iterator[bool]:
+        """On PostgreSQL one process at a time runs a projection (an advisory lock); others
+        wait their turn. SQLite serves one process, so there is nothing to share."""
+        if not self.is_postgres:
+            yield True
+            return
+        key = zlib.crc32(f"crm_projection:{self.name}".encode())
+        with self.engine.connect() as conn:
+            while not stop.is_set():
+                if conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
+                    conn.commit()
+                    try:
+                        yield True
+                    finally:
+                        conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                        conn.commit()
+                    return
+                conn.commit()
+                stop.wait(2.0)
+        yield False
