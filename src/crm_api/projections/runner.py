@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -106,7 +106,7 @@ class ProjectionRunner:
         self.notifier.progressed(self.name, new_position)
         return new_position - position
 
-    def catch_up(self) -> int:
+    def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
         """Run batches until the projection has reached the head of the log."""
         total = 0
         while True:
@@ -117,15 +117,17 @@ class ProjectionRunner:
             if moved == 0:
                 return total
             total += moved
+            if progress is not None:
+                progress(self.position())
 
-    def rebuild(self) -> None:
-        """Empty the read model and replay the whole log into it."""
+    def rebuild(self, progress: Callable[[int], None] | None = None) -> None:
+        """Empty the read model and replay the whole log into it, batch by batch."""
         with self.engine.begin() as conn:
             self.projection.clear(conn)
             conn.execute(
                 update(tracking).where(tracking.c.name == self.name).values(position=0)
             )
-        self.catch_up()
+        self.catch_up(progress)
 
     def record_failure(self, error: BaseException) -> None:
         position = self.position()

@@ -1,0 +1,44 @@
+# crm_api — `make run` serves on 127.0.0.1:8000 with SQLite; `make test` runs every suite.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+
+.PHONY: install run test test-sqlite test-postgres bench openapi lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+run: install
+	$(VENV)/bin/crm-api migrate
+	$(VENV)/bin/crm-api demo --if-empty
+	$(VENV)/bin/crm-api serve --host 127.0.0.1 --port 8000
+
+# Both stores by default; CRM_TEST_STORES=sqlite or =postgres runs one.
+test: install
+	$(PY) -m pytest
+
+test-sqlite: install
+	CRM_TEST_STORES=sqlite $(PY) -m pytest
+
+test-postgres: install
+	CRM_TEST_STORES=postgres $(PY) -m pytest
+
+bench: install
+	$(PY) benchmarks/run.py
+
+openapi: install
+	$(PY) -m crm_api.api.export
+
+lint: install
+	$(VENV)/bin/ruff check src tests benchmarks migrations
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf var .pytest_cache
