@@ -65,7 +65,7 @@ def _truncate_postgres(url: str) -> None:
     with psycopg.connect(conninfo, autocommit=True) as conn:
         existing = [
             t
-            for t in [*tables, "stored_events"]
+            for t in [*tables, "crm_events"]
             if conn.execute("SELECT to_regclass(%s)", (t,)).fetchone()[0] is not None
         ]
         if existing:

@@ -77,7 +77,7 @@ class Services:
 
         self._listener = threading.Thread(
             target=listen,
-            args=(self.store.psycopg_conninfo(), self.notifier, self._stop),
+            args=(self.store.psycopg_conninfo(), self.app.recorder.channel_name, self.notifier, self._stop),
             name="log-listener",
             daemon=True,
         )

@@ -76,8 +76,15 @@ def upsert(conn: Connection, table: Table, values: dict[str, Any], keys: list[st
     conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=updates))
 
 
-def insert_ignore(conn: Connection, table: Table, values: dict[str, Any], keys: list[str]) -> int:
+def insert_ignore(conn: Connection, table: Table, values: dict[str, Any], keys: list[str]) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING; True when the row was inserted. (RETURNING, because
+    psycopg reports no rowcount for this statement.)"""
     dialect = conn.dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
-    return conn.execute(stmt).rowcount
+    stmt = (
+        insert(table)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=keys)
+        .returning(table.c[keys[0]])
+    )
+    return conn.execute(stmt).first() is not None

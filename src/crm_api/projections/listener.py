@@ -1,7 +1,7 @@
 """PostgreSQL LISTEN/NOTIFY: wake-ups from other processes.
 
-The eventsourcing postgres recorder NOTIFYs on a channel named after its events table at every
-insert; our runners NOTIFY `crm_projection_progress` with `name:position` after each batch.
+The eventsourcing postgres recorder NOTIFYs on a channel named after its events table (`crm_events`)
+at every insert; our runners NOTIFY `crm_projection_progress` with `name:position` after each batch.
 """
 
 from __future__ import annotations
@@ -16,19 +16,17 @@ from crm_api.projections.runner import PROGRESS_CHANNEL
 
 log = logging.getLogger(__name__)
 
-EVENTS_CHANNEL = "stored_events"
 
-
-def listen(conninfo: str, notifier: LogNotifier, stop: threading.Event) -> None:
+def listen(conninfo: str, events_channel: str, notifier: LogNotifier, stop: threading.Event) -> None:
     while not stop.is_set():
         try:
             with psycopg.connect(conninfo, autocommit=True) as conn:
-                conn.execute(f"LISTEN {EVENTS_CHANNEL}")
+                conn.execute(f"LISTEN {events_channel}")
                 conn.execute(f"LISTEN {PROGRESS_CHANNEL}")
                 notifier.appended()
                 while not stop.is_set():
                     for note in conn.notifies(timeout=0.5):
-                        if note.channel == EVENTS_CHANNEL:
+                        if note.channel == events_channel:
                             notifier.appended()
                         else:
                             name, _, position = note.payload.rpartition(":")

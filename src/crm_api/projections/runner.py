@@ -72,17 +72,25 @@ class ProjectionRunner:
             )
 
     def run_once(self) -> int:
-        """Apply the next batch; returns how many log positions it advanced over."""
-        position = self.position()
-        head = self.app.recorder.max_notification_id() or 0
-        if head <= position:
-            self.notifier.progressed(self.name, position)
-            return 0
-        notifications = self.app.recorder.select_notifications(
-            start=position + 1, limit=self.batch_size, stop=head, topics=self.topics
-        )
-        new_position = head if len(notifications) < self.batch_size else notifications[-1].id
+        """Apply the next batch; returns how many log positions it advanced over.
+
+        The tracking row is locked first (FOR UPDATE on PostgreSQL; SQLite's writer transaction
+        is IMMEDIATE), so a second runner of the same projection waits instead of applying the
+        same batch; the compare-and-set on the position is the final guard.
+        """
         with self.engine.begin() as conn:
+            query = select(tracking.c.position).where(tracking.c.name == self.name)
+            if self.is_postgres:
+                query = query.with_for_update()
+            position = int(conn.execute(query).scalar_one())
+            head = self.app.recorder.max_notification_id() or 0
+            if head <= position:
+                self.notifier.progressed(self.name, position)
+                return 0
+            notifications = self.app.recorder.select_notifications(
+                start=position + 1, limit=self.batch_size, stop=head, topics=self.topics
+            )
+            new_position = head if len(notifications) < self.batch_size else notifications[-1].id
             for notification in notifications:
                 domain_event = self.app.mapper.to_domain_event(notification)
                 self.projection.apply(conn, domain_event, notification.id)
