@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-import crm_api.application.idempotency  # noqa: F401  (registers its table)
-import crm_api.auth  # noqa: F401
+import crm_api.application.idempotency
+import crm_api.auth
 import crm_api.projections.registry  # noqa: F401
 from crm_api.db import Store, metadata
 from crm_api.settings import get_settings

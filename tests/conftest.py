@@ -21,8 +21,12 @@ from crm_api.db import Store, metadata, migrate
 from crm_api.settings import Settings
 from tests.support import Company, FrozenClock
 
-STORES = [s.strip() for s in os.environ.get("CRM_TEST_STORES", "sqlite,postgres").split(",") if s.strip()]
-PG_ADMIN = os.environ.get("CRM_TEST_POSTGRES", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
+STORES = [
+    s.strip() for s in os.environ.get("CRM_TEST_STORES", "sqlite,postgres").split(",") if s.strip()
+]
+PG_ADMIN = os.environ.get(
+    "CRM_TEST_POSTGRES", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

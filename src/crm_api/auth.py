@@ -19,7 +19,13 @@ from sqlalchemy import JSON, Column, Connection, String, Table, select, update
 
 from crm_api.db import UTCDateTime, metadata
 from crm_api.domain.errors import DomainError, FieldError, PermissionDenied, ValidationFailed
-from crm_api.domain.people import ALL_SCOPES, Principal, Role, check_on_behalf_of, visible_owners_for
+from crm_api.domain.people import (
+    ALL_SCOPES,
+    Principal,
+    Role,
+    check_on_behalf_of,
+    visible_owners_for,
+)
 from crm_api.projections.directory import get_user, team_member_ids
 from crm_api.settings import Settings
 
@@ -205,7 +211,9 @@ class Authenticator:
 
     def _acting_for(self, conn: Connection, principal: Principal, rep_id: str) -> Principal:
         if principal.kind != "user":
-            raise PermissionDenied("API keys cannot act on behalf of users", code="not_an_assistant")
+            raise PermissionDenied(
+                "API keys cannot act on behalf of users", code="not_an_assistant"
+            )
         check_on_behalf_of(principal.role, principal.extra.get("assists", ()), rep_id)
         rep = get_user(conn, rep_id)
         if rep is None or not rep["active"]:

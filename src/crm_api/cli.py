@@ -34,8 +34,10 @@ def _services():  # type: ignore[no-untyped-def]
     try:
         current, head = migration_status(Store(settings.database_url))
     except Exception as error:
-        _fail(f"cannot reach the database {settings.database_url}: {error}",
-              "check CRM_DATABASE_URL (and that PostgreSQL is running)")
+        _fail(
+            f"cannot reach the database {settings.database_url}: {error}",
+            "check CRM_DATABASE_URL (and that PostgreSQL is running)",
+        )
     if current != head:
         _fail(f"the read-side schema is at {current}, not {head}", "run `crm-api migrate` first")
     return Services(settings)
@@ -44,7 +46,8 @@ def _services():  # type: ignore[no-untyped-def]
 @cli.command()
 def migrate() -> None:
     """Create or upgrade every read-side table (Alembic); the event store creates its own."""
-    from crm_api.db import Store, migrate as run_migrations
+    from crm_api.db import Store
+    from crm_api.db import migrate as run_migrations
 
     settings = get_settings()
     store = Store(settings.database_url)
@@ -59,7 +62,9 @@ def migrate() -> None:
 def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
-    no_workers: Annotated[bool, typer.Option(help="API only; run `crm-api worker` elsewhere.")] = False,
+    no_workers: Annotated[
+        bool, typer.Option(help="API only; run `crm-api worker` elsewhere.")
+    ] = False,
 ) -> None:
     """Serve REST and GraphQL (with projection runners in this process unless --no-workers)."""
     import uvicorn
@@ -68,7 +73,9 @@ def serve(
 
     settings = get_settings()
     app = create_app(settings, services=_services(), run_workers=not no_workers)
-    console.print(f"serving workspace [bold]{settings.workspace_name}[/bold] on http://{host}:{port} (docs: /docs)")
+    console.print(
+        f"serving workspace [bold]{settings.workspace_name}[/bold] on http://{host}:{port} (docs: /docs)"
+    )
     uvicorn.run(app, host=host, port=port, log_level="info", ws="auto")
 
 
@@ -102,7 +109,11 @@ def demo(
                 return
             _fail("the store already has events", "use an empty database, or pass --if-empty")
         with Progress(
-            TextColumn("loading demo"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+            TextColumn("loading demo"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
         ) as bar:
             task = bar.add_task("accounts", total=accounts)
             counts = load_demo(services, accounts, lambda n: bar.update(task, completed=n))
@@ -131,7 +142,9 @@ def projections_status() -> None:
         for name in services.runners:
             row = rows.get(name)
             position = row.position if row else 0
-            table.add_row(name, str(position), str(head - position), (row.last_error or "") if row else "")
+            table.add_row(
+                name, str(position), str(head - position), (row.last_error or "") if row else ""
+            )
         Console().print(table)
     finally:
         services.close()
@@ -147,10 +160,17 @@ def projections_rebuild(
         names = list(services.runners) if name == "all" else [name]
         for projection in names:
             if projection not in services.runners:
-                _fail(f"no projection '{projection}'", f"choose one of: {', '.join(services.runners)}, all")
+                _fail(
+                    f"no projection '{projection}'",
+                    f"choose one of: {', '.join(services.runners)}, all",
+                )
         head = services.app.head()
         with Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
         ) as bar:
             for projection in names:
                 runner = services.runners[projection]
@@ -182,18 +202,29 @@ def token(
         services = _services()
         try:
             with services.read() as conn:
-                user = conn.execute(select(users.c.id).where(users.c.email == email.lower())).scalar()
+                user = conn.execute(
+                    select(users.c.id).where(users.c.email == email.lower())
+                ).scalar()
         finally:
             services.close()
         if user is None:
-            _fail(f"no user with email {email}", "list users with GET /api/v1/users, or load `crm-api demo`")
+            _fail(
+                f"no user with email {email}",
+                "list users with GET /api/v1/users, or load `crm-api demo`",
+            )
     if user is None:
         if not admin:
-            _fail("say whose token to mint", "pass --user ID, --email ADDRESS, or --admin for a bootstrap admin")
+            _fail(
+                "say whose token to mint",
+                "pass --user ID, --email ADDRESS, or --admin for a bootstrap admin",
+            )
         user = DEMO_ADMIN_ID
     now = datetime.now(UTC)
     sys.stdout.write(
-        mint_token(settings, user, roles=["admin"] if admin else None, ttl=timedelta(hours=hours), now=now) + "\n"
+        mint_token(
+            settings, user, roles=["admin"] if admin else None, ttl=timedelta(hours=hours), now=now
+        )
+        + "\n"
     )
 
 

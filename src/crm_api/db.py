@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
-
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, create_engine, event
@@ -27,7 +26,9 @@ class Store:
     def sqlite_path(self) -> Path:
         database = make_url(self.url).database
         if not database or database == ":memory:":
-            raise ValueError("CRM_DATABASE_URL must name an SQLite file, e.g. sqlite:///./var/crm.db")
+            raise ValueError(
+                "CRM_DATABASE_URL must name an SQLite file, e.g. sqlite:///./var/crm.db"
+            )
         return Path(database)
 
     @property

@@ -42,7 +42,9 @@ def load_demo(
     directory = services.directory
     managers = []
     teams = []
-    for i, (team_name, manager_name) in enumerate([("North", "Maria Manager"), ("South", "Mark Boss")]):
+    for i, (team_name, manager_name) in enumerate(
+        [("North", "Maria Manager"), ("South", "Mark Boss")]
+    ):
         manager = directory.register_user(
             ctx(f"manager{i}", 400),
             name=manager_name,
@@ -50,7 +52,9 @@ def load_demo(
             role=Role.MANAGER,
             approval_limit_pct=Decimal(10 + 10 * i),
         ).record
-        team = directory.form_team(ctx(f"team{i}", 400), name=team_name, manager_id=str(manager.id)).record
+        team = directory.form_team(
+            ctx(f"team{i}", 400), name=team_name, manager_id=str(manager.id)
+        ).record
         managers.append(manager)
         teams.append(team)
     reps = []
@@ -66,13 +70,22 @@ def load_demo(
             ).record
         )
     for i, manager in enumerate(managers):
-        directory.change_user(ctx(f"manager-team{i}", 389), str(manager.id), {"team_id": str(teams[i].id)}, None)
+        directory.change_user(
+            ctx(f"manager-team{i}", 389), str(manager.id), {"team_id": str(teams[i].id)}, None
+        )
     directory.register_user(
-        ctx("assistant", 380), name="Alex Assistant", email="assistant@demo.example",
-        role=Role.ASSISTANT, assists=[str(reps[0].id), str(reps[1].id)],
+        ctx("assistant", 380),
+        name="Alex Assistant",
+        email="assistant@demo.example",
+        role=Role.ASSISTANT,
+        assists=[str(reps[0].id), str(reps[1].id)],
     )
-    directory.register_user(ctx("auditor", 380), name="Audrey Auditor", email="auditor@demo.example", role=Role.AUDITOR)
-    directory.register_user(ctx("agent", 380), name="Sam Service", email="agent@demo.example", role=Role.SERVICE_AGENT)
+    directory.register_user(
+        ctx("auditor", 380), name="Audrey Auditor", email="auditor@demo.example", role=Role.AUDITOR
+    )
+    directory.register_user(
+        ctx("agent", 380), name="Sam Service", email="agent@demo.example", role=Role.SERVICE_AGENT
+    )
     counts = {"users": 11, "teams": 2, "accounts": 0, "contacts": 0}
     progress(0)
     for n in range(accounts):
@@ -86,7 +99,11 @@ def load_demo(
             owner_id=str(owner.id),
             industry=rnd.choice(INDUSTRIES),
             phone=f"+33 4 {rnd.randint(10, 99)} {rnd.randint(10, 99)} {rnd.randint(10, 99)} {rnd.randint(10, 99)}",
-            address={"line1": f"{rnd.randint(1, 200)} Main Street", "city": city, "country": country},
+            address={
+                "line1": f"{rnd.randint(1, 200)} Main Street",
+                "city": city,
+                "country": country,
+            },
             manual_grade=rnd.choice(["A", "B", "B", "C", "C", "C", "D", None]),
         ).record
         counts["accounts"] += 1
@@ -116,7 +133,9 @@ def load_demo(
                 None,
             )
         if n % 23 == 0:
-            services.accounts.archive_account(ctx(f"archive{n}", days_ago / 3), str(account.id), True, None)
+            services.accounts.archive_account(
+                ctx(f"archive{n}", days_ago / 3), str(account.id), True, None
+            )
         progress(n + 1)
     services.catch_up()
     return counts

@@ -382,7 +382,7 @@ def test_a_path_id_that_is_not_a_uuid_is_a_404(client, company, method, path, re
     assert_problem(response, 404, "not_found")
 
 
-@pytest.mark.parametrize(("path", "who"), [("/accounts/{id}", "manager"), ("/contacts/{id}", "manager"), ("/teams/{id}", "team")])
+@pytest.mark.parametrize(("path", "who"), [("/accounts/{id}", "manager"), ("/contacts/{id}", "manager"), ("/users/{id}", "team")])
 def test_an_id_of_another_kind_of_record_is_a_404(client, company, path, who):
     response = client.get(f"{API}{path}".format(id=company.ids[who]), headers=company.as_("admin"))
     assert_problem(response, 404, "not_found")

@@ -24,12 +24,16 @@ def test_a_write_is_in_the_list_the_moment_it_is_answered(client, company):
     )
     assert renamed.status_code == 200
     listed = client.get(ACCOUNTS, headers=company.as_("rep_a")).json()["data"]
-    assert [(a["id"], a["name"], a["version"]) for a in listed] == [(account["id"], "Acme Europe", 2)]
+    assert [(a["id"], a["name"], a["version"]) for a in listed] == [
+        (account["id"], "Acme Europe", 2)
+    ]
 
 
 def test_every_write_answers_with_its_etag_and_log_position_and_lists_wait_for_it(client, company):
     response = client.post(
-        ACCOUNTS, json={"name": "Acme", "owner_id": company.ids["rep_a"]}, headers=company.as_("rep_a")
+        ACCOUNTS,
+        json={"name": "Acme", "owner_id": company.ids["rep_a"]},
+        headers=company.as_("rep_a"),
     )
     assert response.headers["ETag"] == '"1"'
     position = int(response.headers["X-Log-Position"])
@@ -100,10 +104,14 @@ def test_a_retry_after_a_crash_between_saving_and_answering_records_the_command_
     services.idempotency.claim(rep_id, "k3", _hash_of(ACCOUNTS, body), clock.now())
     rep = Principal(id=rep_id, kind="user", role=Role.REP, visible_owners=frozenset({rep_id}))
     ctx = CommandContext(rep, command_id_for(rep_id, "k3"), "crash-test")
-    saved = services.accounts.open_account(ctx, **body, industry=None, phone=None, address=None, manual_grade=None)
+    saved = services.accounts.open_account(
+        ctx, **body, industry=None, phone=None, address=None, manual_grade=None
+    )
     clock.advance(seconds=services.settings.idempotency_lease_seconds + 1)
 
-    retry = client.post(ACCOUNTS, json=body, headers={**company.as_("rep_a"), "Idempotency-Key": "k3"})
+    retry = client.post(
+        ACCOUNTS, json=body, headers={**company.as_("rep_a"), "Idempotency-Key": "k3"}
+    )
 
     assert retry.status_code == 201
     assert retry.json()["id"] == str(saved.record.id)
@@ -116,11 +124,18 @@ def test_as_of_before_an_update_returns_the_old_name(client, company, clock):
     account = company.open_account("rep_a", "Acme")
     before_rename = clock.advance(minutes=10)
     clock.advance(minutes=10)
-    client.patch(f"{ACCOUNTS}/{account['id']}", json={"name": "Acme Europe"}, headers=company.as_("rep_a"))
+    client.patch(
+        f"{ACCOUNTS}/{account['id']}", json={"name": "Acme Europe"}, headers=company.as_("rep_a")
+    )
     url = f"{ACCOUNTS}/{account['id']}"
-    past = client.get(url, params={"as_of": before_rename.isoformat()}, headers=company.as_("rep_a"))
+    past = client.get(
+        url, params={"as_of": before_rename.isoformat()}, headers=company.as_("rep_a")
+    )
     assert (past.json()["name"], past.json()["version"]) == ("Acme", 1)
-    assert client.get(url, params={"version": 1}, headers=company.as_("rep_a")).json()["name"] == "Acme"
+    assert (
+        client.get(url, params={"version": 1}, headers=company.as_("rep_a")).json()["name"]
+        == "Acme"
+    )
     assert client.get(url, headers=company.as_("rep_a")).json()["name"] == "Acme Europe"
     too_early = client.get(
         url, params={"as_of": "2000-01-01T00:00:00Z"}, headers=company.as_("rep_a")
@@ -129,12 +144,18 @@ def test_as_of_before_an_update_returns_the_old_name(client, company, clock):
 
 
 def test_history_names_the_actor_and_whom_an_assistant_acted_for(client, company, clock):
-    account = company.open_account("assistant", "Acme", owner_id=company.ids["rep_a"], on_behalf_of="rep_a")
+    account = company.open_account(
+        "assistant", "Acme", owner_id=company.ids["rep_a"], on_behalf_of="rep_a"
+    )
     clock.advance(minutes=1)
     client.patch(
-        f"{ACCOUNTS}/{account['id']}", json={"phone": "+33 1 23 45 67 89"}, headers=company.as_("rep_a")
+        f"{ACCOUNTS}/{account['id']}",
+        json={"phone": "+33 1 23 45 67 89"},
+        headers=company.as_("rep_a"),
     )
-    entries = client.get(f"{ACCOUNTS}/{account['id']}/history", headers=company.as_("auditor")).json()["data"]
+    entries = client.get(
+        f"{ACCOUNTS}/{account['id']}/history", headers=company.as_("auditor")
+    ).json()["data"]
     assert [(e["type"], e["version"], e["actor"], e["on_behalf_of"]) for e in entries] == [
         ("AccountOpened", 1, company.ids["assistant"], company.ids["rep_a"]),
         ("AccountDetailsChanged", 2, company.ids["rep_a"], None),
@@ -153,7 +174,9 @@ def test_rep_a_gets_404_for_rep_b_account(client, company):
 
 def test_an_auditor_post_is_forbidden(client, company):
     response = client.post(
-        ACCOUNTS, json={"name": "Nope", "owner_id": company.ids["rep_a"]}, headers=company.as_("auditor")
+        ACCOUNTS,
+        json={"name": "Nope", "owner_id": company.ids["rep_a"]},
+        headers=company.as_("auditor"),
     )
     assert response.status_code == 403
     assert response.json()["code"] == "read_only_role"
@@ -165,7 +188,11 @@ def test_projections_rebuilt_from_scratch_equal_the_live_ones(client, company, s
         clock.advance(minutes=1)
         client.post(
             "/api/v1/contacts",
-            json={"account_id": account["id"], "name": f"Contact {n}", "email": f"c{n}@example.com"},
+            json={
+                "account_id": account["id"],
+                "name": f"Contact {n}",
+                "email": f"c{n}@example.com",
+            },
             headers=company.as_("rep_a" if n % 2 else "rep_b"),
         )
         if n % 3 == 0:
@@ -184,12 +211,19 @@ def test_projections_rebuilt_from_scratch_equal_the_live_ones(client, company, s
 
 def _dump(services, tables):
     with services.read() as conn:
-        return {
-            t.name: sorted(tuple(map(str, r)) for r in conn.execute(select(t))) for t in tables
-        }
+        return {t.name: sorted(tuple(map(str, r)) for r in conn.execute(select(t))) for t in tables}
 
 
 def _hash_of(path, body):
     """The request fingerprint the Idempotency middleware computes for a JSON POST."""
     raw = json.dumps(body, separators=(",", ":")).encode()
     return hashlib.sha256(b"\n".join([path.encode(), b"", b"", raw])).hexdigest()
+
+
+def test_idempotency_keys_are_kept_for_their_time_to_live_then_forgotten(services, clock):
+    services.idempotency.claim("someone", "old", "hash", clock.now())
+    clock.advance(hours=services.settings.idempotency_ttl_hours - 1)
+    assert services.idempotency.purge(clock.now()) == 0
+    clock.advance(hours=2)
+    assert services.idempotency.purge(clock.now()) == 1
+    assert isinstance(services.idempotency.claim("someone", "old", "other", clock.now()), Claimed)

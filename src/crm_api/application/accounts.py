@@ -52,12 +52,14 @@ class AccountService:
         principal = ctx.principal
         principal.require("accounts:write")
         self._check_owner(principal, details["owner_id"], "owner_id")
-        return self.app.create(
-            ctx, Account, lambda account_id: [Account(id=account_id, **details)]
-        )
+        return self.app.create(ctx, Account, lambda account_id: [Account(id=account_id, **details)])
 
     def change_account(
-        self, ctx: CommandContext, account_id: str, changes: dict[str, Any], expected_version: int | None
+        self,
+        ctx: CommandContext,
+        account_id: str,
+        changes: dict[str, Any],
+        expected_version: int | None,
     ) -> Outcome[Account]:
         ctx.principal.require("accounts:write")
         return self.app.change(
@@ -122,7 +124,11 @@ class AccountService:
         )
 
     def change_contact(
-        self, ctx: CommandContext, contact_id: str, changes: dict[str, Any], expected_version: int | None
+        self,
+        ctx: CommandContext,
+        contact_id: str,
+        changes: dict[str, Any],
+        expected_version: int | None,
     ) -> Outcome[Contact]:
         ctx.principal.require("contacts:write")
         return self.app.change(

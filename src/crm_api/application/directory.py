@@ -75,7 +75,11 @@ class DirectoryService:
         return self.app.create(ctx, User, build)
 
     def change_user(
-        self, ctx: CommandContext, user_id: str, changes: dict[str, Any], expected_version: int | None
+        self,
+        ctx: CommandContext,
+        user_id: str,
+        changes: dict[str, Any],
+        expected_version: int | None,
     ) -> Outcome[User]:
         ctx.principal.require("users:write")
         self._check_references(team_id=changes.get("team_id"), assists=changes.get("assists", ()))
@@ -120,7 +124,11 @@ class DirectoryService:
         )
 
     def change_team(
-        self, ctx: CommandContext, team_id: str, changes: dict[str, Any], expected_version: int | None
+        self,
+        ctx: CommandContext,
+        team_id: str,
+        changes: dict[str, Any],
+        expected_version: int | None,
     ) -> Outcome[Team]:
         ctx.principal.require("teams:write")
         if "manager_id" in changes:
@@ -142,7 +150,9 @@ class DirectoryService:
             claim = self.app.load(claim_id, UniqueClaim)
             claim.claim_again(holder_id, code)
             return claim
-        return UniqueClaim(id=claim_id, namespace=namespace, value=value.lower(), holder_id=holder_id)
+        return UniqueClaim(
+            id=claim_id, namespace=namespace, value=value.lower(), holder_id=holder_id
+        )
 
     def _user_or_none(self, user_id: str) -> User | None:
         try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
 from sqlalchemy import (

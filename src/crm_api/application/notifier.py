@@ -56,9 +56,7 @@ class LogNotifier:
             if self._generation == seen_generation:
                 self._cond.wait(timeout)
 
-    def wait_for_positions(
-        self, position: int, projections: Iterable[str], timeout: float
-    ) -> bool:
+    def wait_for_positions(self, position: int, projections: Iterable[str], timeout: float) -> bool:
         names = list(projections)
         deadline = time.monotonic() + timeout
         with self._cond:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,10 @@ from crm_api.domain.context import Clock, SystemClock
 from crm_api.projections.registry import PROJECTIONS
 from crm_api.projections.runner import ProjectionRunner
 from crm_api.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAINTENANCE_SECONDS = 600.0
 
 
 class Services:
@@ -63,11 +68,27 @@ class Services:
         """Run every projection in a thread of this process."""
         for runner in self.runners.values():
             thread = threading.Thread(
-                target=runner.run_forever, args=(self._stop,), name=f"projection-{runner.name}", daemon=True
+                target=runner.run_forever,
+                args=(self._stop,),
+                name=f"projection-{runner.name}",
+                daemon=True,
             )
             thread.start()
             self._threads.append(thread)
+        maintenance = threading.Thread(target=self._maintain, name="maintenance", daemon=True)
+        maintenance.start()
+        self._threads.append(maintenance)
         self.start_listener()
+
+    def _maintain(self) -> None:
+        """Housekeeping while serving: forget Idempotency-Keys past their time to live."""
+        while True:
+            try:
+                self.idempotency.purge(self.clock.now())
+            except Exception:
+                log.exception("idempotency purge failed; will retry")
+            if self._stop.wait(MAINTENANCE_SECONDS):
+                return
 
     def start_listener(self) -> None:
         """Across processes (PostgreSQL): hear appends and projection progress."""
@@ -77,7 +98,12 @@ class Services:
 
         self._listener = threading.Thread(
             target=listen,
-            args=(self.store.psycopg_conninfo(), self.app.recorder.channel_name, self.notifier, self._stop),
+            args=(
+                self.store.psycopg_conninfo(),
+                self.app.recorder.channel_name,
+                self.notifier,
+                self._stop,
+            ),
             name="log-listener",
             daemon=True,
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -69,9 +68,7 @@ class Account(CrmAggregate):
     def transfer_ownership(self, to_owner_id: str, reason: str | None) -> None:
         self._require_open("transferred")
         if to_owner_id == self.owner_id:
-            raise InvalidTransition(
-                "the account is already owned by that user", code="same_owner"
-            )
+            raise InvalidTransition("the account is already owned by that user", code="same_owner")
         self._ownership_transferred(
             from_owner_id=self.owner_id, to_owner_id=to_owner_id, reason=reason
         )

@@ -60,4 +60,3 @@ def current_stamp() -> tuple[EventMeta, datetime]:
     if stamp is None:
         raise RuntimeError("domain events can only be triggered inside a command context")
     return stamp
-

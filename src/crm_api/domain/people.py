@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
-
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -92,7 +91,9 @@ class Principal:
                 )
             return
         if self.role is Role.AUDITOR and permission.endswith(":write"):
-            raise PermissionDenied("auditors read everything and write nothing", code="read_only_role")
+            raise PermissionDenied(
+                "auditors read everything and write nothing", code="read_only_role"
+            )
         if self.scopes is not None and permission in PERMISSIONS[self.role]:
             raise PermissionDenied(
                 f"this API key lacks the scope '{permission}'", code="insufficient_scope"
@@ -139,9 +140,7 @@ def check_on_behalf_of(role: Role, assists: Iterable[str], rep_id: str) -> None:
             "only assistants may act on behalf of another user", code="not_an_assistant"
         )
     if rep_id not in set(assists):
-        raise PermissionDenied(
-            f"you do not assist user {rep_id}", code="not_assisting"
-        )
+        raise PermissionDenied(f"you do not assist user {rep_id}", code="not_assisting")
 
 
 def _check_limit(role: Role, approval_limit_pct: Decimal | None) -> list[FieldError]:
@@ -194,7 +193,7 @@ class User(CrmAggregate):
         team_id: str | None = None,
         approval_limit_pct: Decimal | None = None,
         assists: list[str] | None = None,
-        id: Any = None,  # noqa: A002
+        id: Any = None,
     ) -> User:
         assists = list(assists or [])
         errors = _check_limit(role, approval_limit_pct) + _check_assists(role, assists)

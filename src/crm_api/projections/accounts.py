@@ -75,7 +75,11 @@ def _search_text(values: dict[str, Any], fields: tuple[str, ...]) -> str:
 
 
 def _stamp(event: Any, position: int) -> dict[str, Any]:
-    return {"version": event.originator_version, "updated_at": event.timestamp, "position": position}
+    return {
+        "version": event.originator_version,
+        "updated_at": event.timestamp,
+        "position": position,
+    }
 
 
 class AccountsProjection(Projection):
@@ -106,7 +110,9 @@ class AccountsProjection(Projection):
     @handles(Account.DetailsChanged)
     def account_changed(self, conn: Connection, e: Any, position: int) -> None:
         account_id = str(e.originator_id)
-        current = dict(conn.execute(select(accounts).where(accounts.c.id == account_id)).one()._mapping)
+        current = dict(
+            conn.execute(select(accounts).where(accounts.c.id == account_id)).one()._mapping
+        )
         current.update(e.changes)
         conn.execute(
             update(accounts)
@@ -127,7 +133,9 @@ class AccountsProjection(Projection):
             .values(owner_id=e.to_owner_id, **_stamp(e, position))
         )
         conn.execute(
-            update(contacts).where(contacts.c.account_id == account_id).values(owner_id=e.to_owner_id)
+            update(contacts)
+            .where(contacts.c.account_id == account_id)
+            .values(owner_id=e.to_owner_id)
         )
 
     @handles(Account.Archived, Account.Restored)
@@ -166,7 +174,9 @@ class AccountsProjection(Projection):
     @handles(Contact.DetailsChanged)
     def contact_changed(self, conn: Connection, e: Any, position: int) -> None:
         contact_id = str(e.originator_id)
-        current = dict(conn.execute(select(contacts).where(contacts.c.id == contact_id)).one()._mapping)
+        current = dict(
+            conn.execute(select(contacts).where(contacts.c.id == contact_id)).one()._mapping
+        )
         current.update(e.changes)
         conn.execute(
             update(contacts)
@@ -253,7 +263,9 @@ def list_contacts(
     return keyset_page(conn, stmt, dict(contacts.c), sort, cursor, limit)
 
 
-def contacts_of_accounts(conn: Connection, account_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+def contacts_of_accounts(
+    conn: Connection, account_ids: list[str]
+) -> dict[str, list[dict[str, Any]]]:
     """For DataLoaders: the live contacts of many accounts in one query."""
     found: dict[str, list[dict[str, Any]]] = {a: [] for a in account_ids}
     stmt = (
@@ -264,4 +276,3 @@ def contacts_of_accounts(conn: Connection, account_ids: list[str]) -> dict[str, 
     for row in conn.execute(stmt):
         found[row.account_id].append(dict(row._mapping))
     return found
-

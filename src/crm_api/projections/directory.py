@@ -56,7 +56,11 @@ teams = Table(
 
 
 def _stamp(event: Any, position: int) -> dict[str, Any]:
-    return {"version": event.originator_version, "updated_at": event.timestamp, "position": position}
+    return {
+        "version": event.originator_version,
+        "updated_at": event.timestamp,
+        "position": position,
+    }
 
 
 class DirectoryProjection(Projection):

@@ -17,7 +17,9 @@ from crm_api.projections.runner import PROGRESS_CHANNEL
 log = logging.getLogger(__name__)
 
 
-def listen(conninfo: str, events_channel: str, notifier: LogNotifier, stop: threading.Event) -> None:
+def listen(
+    conninfo: str, events_channel: str, notifier: LogNotifier, stop: threading.Event
+) -> None:
     while not stop.is_set():
         try:
             with psycopg.connect(conninfo, autocommit=True) as conn:

@@ -46,7 +46,11 @@ class Sort:
             name = part.lstrip("-+")
             if name not in allowed:
                 raise ValidationFailed(
-                    [FieldError("sort", f"cannot sort by '{name}'; use one of {', '.join(allowed)}")]
+                    [
+                        FieldError(
+                            "sort", f"cannot sort by '{name}'; use one of {', '.join(allowed)}"
+                        )
+                    ]
                 )
             if name in {k for k, _ in keys}:
                 raise ValidationFailed([FieldError("sort", f"'{name}' is given twice")])
@@ -74,7 +78,9 @@ def _decode(cursor: str, sort: Sort, columns: list[Column[Any]]) -> list[Any]:
         payload = json.loads(raw)
         values = payload["k"]
         if payload["s"] != sort.text() or len(values) != len(columns):
-            raise InvalidCursor("the cursor belongs to another sort order; start from the first page")
+            raise InvalidCursor(
+                "the cursor belongs to another sort order; start from the first page"
+            )
         decoded = []
         for column, value in zip(columns, values, strict=True):
             python_type = column.type.python_type
@@ -87,7 +93,9 @@ def _decode(cursor: str, sort: Sort, columns: list[Column[Any]]) -> list[Any]:
     except InvalidCursor:
         raise
     except (ValueError, KeyError, TypeError, binascii.Error, NotImplementedError):
-        raise InvalidCursor("the cursor is malformed; use next_cursor from a previous page") from None
+        raise InvalidCursor(
+            "the cursor is malformed; use next_cursor from a previous page"
+        ) from None
 
 
 def keyset_page(

@@ -132,9 +132,7 @@ class ProjectionRunner:
         """Empty the read model and replay the whole log into it, batch by batch."""
         with self.engine.begin() as conn:
             self.projection.clear(conn)
-            conn.execute(
-                update(tracking).where(tracking.c.name == self.name).values(position=0)
-            )
+            conn.execute(update(tracking).where(tracking.c.name == self.name).values(position=0))
         self.catch_up(progress)
 
     def record_failure(self, error: BaseException) -> None:

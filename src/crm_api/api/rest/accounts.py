@@ -97,7 +97,9 @@ def _details(body: AccountCreate | AccountUpdate) -> dict[str, Any]:
 
 
 @router.post("", status_code=201, response_model=AccountOut)
-def open_account(body: AccountCreate, ctx: Command, services: ServicesDep, response: Response) -> Any:
+def open_account(
+    body: AccountCreate, ctx: Command, services: ServicesDep, response: Response
+) -> Any:
     outcome = services.accounts.open_account(ctx, **_details(body))
     return written(services, response, outcome, account_view, created_at=router.prefix)
 

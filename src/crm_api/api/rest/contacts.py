@@ -71,7 +71,9 @@ class ContactOut(BaseModel):
 
 
 @router.post("", status_code=201, response_model=ContactOut)
-def add_contact(body: ContactCreate, ctx: Command, services: ServicesDep, response: Response) -> Any:
+def add_contact(
+    body: ContactCreate, ctx: Command, services: ServicesDep, response: Response
+) -> Any:
     details = body.model_dump(exclude={"account_id"})
     outcome = services.accounts.add_contact(ctx, str(body.account_id), **details)
     return written(services, response, outcome, contact_view, created_at=router.prefix)

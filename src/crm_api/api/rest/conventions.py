@@ -20,7 +20,13 @@ from crm_api.projections.paging import InvalidCursor, Page
 T = TypeVar("T")
 A = TypeVar("A", bound=CrmAggregate)
 
-HISTORY_INTERNAL_FIELDS = {"originator_id", "originator_version", "timestamp", "meta", "originator_topic"}
+HISTORY_INTERNAL_FIELDS = {
+    "originator_id",
+    "originator_version",
+    "timestamp",
+    "meta",
+    "originator_topic",
+}
 
 
 ArchivedFilter = Annotated[

@@ -54,4 +54,6 @@ def ready(services: ServicesDep) -> JSONResponse:
         ok = ok and (row is None or row.last_error is None)
     checks["projections"] = projections
     checks["log_head"] = head
-    return JSONResponse({"status": "ok" if ok else "degraded", "checks": checks}, 200 if ok else 503)
+    return JSONResponse(
+        {"status": "ok" if ok else "degraded", "checks": checks}, 200 if ok else 503
+    )

@@ -12,7 +12,6 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_api.api.rest.deps import authenticate_request
-
 from crm_api.application.idempotency import Claimed, InFlight, Mismatch, Replay, command_id_for
 from crm_api.domain.errors import DomainError
 from crm_api.errors import PROBLEM_JSON, problem_body

@@ -72,7 +72,9 @@ def search_teams(principal: CurrentPrincipal, services: ServicesDep, paging: Pag
 
 
 @router.get("/{team_id}", response_model=TeamOut)
-def get_team(team_id: str, principal: CurrentPrincipal, services: ServicesDep, response: Response) -> Any:
+def get_team(
+    team_id: str, principal: CurrentPrincipal, services: ServicesDep, response: Response
+) -> Any:
     principal.require("teams:read")
     return one(response, services.directory.get_team(team_id), team_view)
 

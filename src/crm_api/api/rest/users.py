@@ -144,7 +144,9 @@ def get_user(
 ) -> Any:
     principal.require("users:read")
     user = services.directory.get_user(user_id)
-    return one(response, point_in_time(services.app, user, User, version=version, as_of=as_of), user_view)
+    return one(
+        response, point_in_time(services.app, user, User, version=version, as_of=as_of), user_view
+    )
 
 
 @router.patch("/users/{user_id}", response_model=UserOut)
