@@ -45,6 +45,12 @@ class Outcome(Generic[T]):
     record: T
     position: int
     applied: bool = True
+    topics: frozenset[str] | None = None
+    """The topics of the events recorded (None when unknown: a replayed command)."""
+
+
+def _topics(recordings: Sequence[Any]) -> frozenset[str]:
+    return frozenset(r.notification.topic for r in recordings)
 
 
 def parse_id(record_id: str | UUID, what: str) -> UUID:
@@ -121,7 +127,7 @@ class CrmApplication(Application[UUID]):
                     raise
                 continue
             created = next(a for a in aggregates if a.id == record_id)
-            return Outcome(created, recordings[-1].notification.id)  # type: ignore[arg-type]
+            return Outcome(created, recordings[-1].notification.id, topics=_topics(recordings))  # type: ignore[arg-type]
         raise AssertionError("unreachable")
 
     def change(
@@ -156,7 +162,7 @@ class CrmApplication(Application[UUID]):
                     raise
                 continue
             position = recordings[-1].notification.id if recordings else self.head()
-            return Outcome(aggregate, position)  # type: ignore[arg-type]
+            return Outcome(aggregate, position, topics=_topics(recordings))  # type: ignore[arg-type]
         raise AssertionError("unreachable")
 
     def history(

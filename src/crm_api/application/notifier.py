@@ -45,16 +45,20 @@ class LogNotifier:
         with self._cond:
             if position > self._positions.get(projection, -1):
                 self._positions[projection] = position
-            self._cond.notify_all()
+                self._cond.notify_all()
 
     def position_of(self, projection: str) -> int | None:
         return self._positions.get(projection)
 
     def wait_for_append(self, seen_generation: int, timeout: float) -> None:
         """Block until the log may have grown since `seen_generation`, or `timeout` passes."""
+        deadline = time.monotonic() + timeout
         with self._cond:
-            if self._generation == seen_generation:
-                self._cond.wait(timeout)
+            while self._generation == seen_generation:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                self._cond.wait(remaining)
 
     def wait_for_positions(self, position: int, projections: Iterable[str], timeout: float) -> bool:
         names = list(projections)

@@ -50,6 +50,7 @@ class Services:
                 self.app,
                 self.writer,
                 self.notifier,
+                reader=self.engine,
                 batch_size=settings.projection_batch_size,
                 poll_seconds=settings.projection_poll_seconds,
             )
@@ -114,11 +115,20 @@ class Services:
         for runner in self.runners.values():
             runner.catch_up()
 
-    def wait_for(self, position: int, timeout: float | None = None) -> bool:
-        """Read-your-writes: wait (bounded) until the read models have applied `position`."""
-        names = [r.name for r in self.runners.values() if r.projection.read_your_writes]
+    def wait_for(
+        self, position: int, topics: frozenset[str] | None = None, timeout: float | None = None
+    ) -> bool:
+        """Read-your-writes: wait (bounded) until the read models that handle `topics` (all of
+        them when None) have applied `position`."""
+        runners = [
+            r
+            for r in self.runners.values()
+            if r.projection.read_your_writes and (topics is None or topics & set(r.topics))
+        ]
+        names = [r.name for r in runners]
         if not self._threads and not self._listener:
-            self.catch_up()
+            for runner in runners:
+                runner.catch_up()
             return True
         timeout = self.settings.read_your_writes_timeout if timeout is None else timeout
         if not self._threads:

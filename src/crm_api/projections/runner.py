@@ -23,6 +23,7 @@ from crm_api.projections.base import Projection, insert_ignore, tracking
 log = logging.getLogger(__name__)
 
 PROGRESS_CHANNEL = "crm_projection_progress"
+SKIP_PERSIST_EVERY = 5000
 
 
 class LostRace(Exception):
@@ -37,12 +38,15 @@ class ProjectionRunner:
         engine: Engine,
         notifier: LogNotifier,
         *,
+        reader: Engine | None = None,
         batch_size: int = 500,
         poll_seconds: float = 1.0,
     ) -> None:
         self.projection = projection
         self.app = app
         self.engine = engine
+        self.reader = reader or engine
+        self._skipped = (0, 0)
         self.notifier = notifier
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
@@ -64,39 +68,55 @@ class ProjectionRunner:
         self.notifier.progressed(self.name, position)
 
     def position(self) -> int:
-        with self.engine.connect() as conn:
+        """The position recorded in the database (events up to it are applied)."""
+        with self.reader.connect() as conn:
             return int(
                 conn.execute(
                     select(tracking.c.position).where(tracking.c.name == self.name)
                 ).scalar_one()
             )
 
+    def effective_position(self, recorded: int) -> int:
+        """Where to read on from: past a range known to hold none of this projection's events
+        (a fact about the immutable log), when the recorded position lies inside that range."""
+        low, high = self._skipped
+        return high if low <= recorded <= high else recorded
+
     def run_once(self) -> int:
         """Apply the next batch; returns how many log positions it advanced over.
 
-        The tracking row is locked first (FOR UPDATE on PostgreSQL; SQLite's writer transaction
-        is IMMEDIATE), so a second runner of the same projection waits instead of applying the
-        same batch; the compare-and-set on the position is the final guard.
+        A range without events for this projection costs one read and no write (it is noted in
+        memory, persisted every SKIP_PERSIST_EVERY events). A batch to apply locks the tracking
+        row first (FOR UPDATE on PostgreSQL; SQLite's writer transaction is IMMEDIATE), so a
+        second runner of the same projection waits instead of applying it too; the
+        compare-and-set on the position is the final guard.
         """
+        recorded = self.position()
+        start = self.effective_position(recorded)
+        head = self.app.recorder.max_notification_id() or 0
+        if head <= start:
+            self.notifier.progressed(self.name, start)
+            return 0
+        notifications = self.app.recorder.select_notifications(
+            start=start + 1, limit=self.batch_size, stop=head, topics=self.topics
+        )
+        new_position = head if len(notifications) < self.batch_size else notifications[-1].id
+        if not notifications and head - recorded < SKIP_PERSIST_EVERY:
+            self._skipped = (min(recorded, start), head)
+            self._announce(head)
+            return head - start
         with self.engine.begin() as conn:
             query = select(tracking.c.position).where(tracking.c.name == self.name)
             if self.is_postgres:
                 query = query.with_for_update()
-            position = int(conn.execute(query).scalar_one())
-            head = self.app.recorder.max_notification_id() or 0
-            if head <= position:
-                self.notifier.progressed(self.name, position)
-                return 0
-            notifications = self.app.recorder.select_notifications(
-                start=position + 1, limit=self.batch_size, stop=head, topics=self.topics
-            )
-            new_position = head if len(notifications) < self.batch_size else notifications[-1].id
+            if int(conn.execute(query).scalar_one()) != recorded:
+                raise LostRace(self.name)
             for notification in notifications:
                 domain_event = self.app.mapper.to_domain_event(notification)
                 self.projection.apply(conn, domain_event, notification.id)
             moved = conn.execute(
                 update(tracking)
-                .where(tracking.c.name == self.name, tracking.c.position == position)
+                .where(tracking.c.name == self.name, tracking.c.position == recorded)
                 .values(
                     position=new_position,
                     updated_at=self.app.clock.now(),
@@ -112,7 +132,17 @@ class ProjectionRunner:
                     {"channel": PROGRESS_CHANNEL, "payload": f"{self.name}:{new_position}"},
                 )
         self.notifier.progressed(self.name, new_position)
-        return new_position - position
+        return new_position - start
+
+    def _announce(self, position: int) -> None:
+        self.notifier.progressed(self.name, position)
+        if self.is_postgres:
+            with self.reader.connect() as conn:
+                conn.execute(
+                    text("SELECT pg_notify(:channel, :payload)"),
+                    {"channel": PROGRESS_CHANNEL, "payload": f"{self.name}:{position}"},
+                )
+                conn.commit()
 
     def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
         """Run batches until the projection has reached the head of the log."""
@@ -136,7 +166,7 @@ class ProjectionRunner:
         self.catch_up(progress)
 
     def record_failure(self, error: BaseException) -> None:
-        position = self.position()
+        position = self.effective_position(self.position())
         with self.engine.begin() as conn:
             conn.execute(
                 update(tracking)

@@ -42,6 +42,41 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+class FieldProblem(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details; `code` is stable for machines."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[FieldProblem] | None = None
+
+
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    status: {
+        "model": Problem,
+        "description": description,
+        "content": {"application/problem+json": {}},
+    }
+    for status, description in [
+        (400, "Malformed request (bad JSON, bad cursor)"),
+        (401, "Missing or invalid bearer token"),
+        (403, "The caller's role or scopes do not allow this"),
+        (404, "No such record, or not visible to the caller"),
+        (409, "Conflict with the record's state or a request in flight"),
+        (412, "If-Match names an older version (version_conflict)"),
+        (413, "Body too large"),
+        (422, "Invalid fields (errors[] names each)"),
+    ]
+}
+
+
 class ListEnvelope(BaseModel, Generic[T]):
     data: list[T]
     next_cursor: str | None
@@ -70,7 +105,7 @@ def written(
     created_at: str | None = None,
 ) -> dict[str, Any]:
     """Answer a write: wait (bounded) until lists show it, then send ETag and log position."""
-    services.wait_for(outcome.position)
+    services.wait_for(outcome.position, outcome.topics)
     response.headers["ETag"] = f'"{outcome.record.version}"'
     response.headers["X-Log-Position"] = str(outcome.position)
     if created_at is not None:
