@@ -20,7 +20,7 @@ from uuid import uuid4
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _common  # noqa: E402
+import _common
 
 ADMIN_ID = "00000000-0000-4000-8000-000000000001"
 WARMUP = 50

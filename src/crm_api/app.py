@@ -8,8 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from crm_api import __version__, errors
+from crm_api.api.graphql.schema import graphql_router
 from crm_api.api.rest import accounts, api_keys, contacts, health, teams, users
-from crm_api.api.rest.middleware import BodyLimit, Idempotency, ResponseHeaders
+from crm_api.api.rest.middleware import Idempotency, RequestLimits, ResponseHeaders
 from crm_api.application.services import Services
 from crm_api.domain.context import Clock
 from crm_api.settings import Settings, get_settings
@@ -54,10 +55,11 @@ def create_app(
     errors.install(app)
     for module in (health, users, teams, accounts, contacts, api_keys):
         app.include_router(module.router)
-    # Added innermost first: ResponseHeaders wraps BodyLimit wraps Idempotency.
+    app.include_router(graphql_router(), prefix="/graphql", include_in_schema=False)
+    # Added innermost first: ResponseHeaders wraps RequestLimits wraps Idempotency.
     app.add_middleware(Idempotency)
     app.add_middleware(
-        BodyLimit, limit=settings.max_body_bytes, batch_limit=settings.max_batch_body_bytes
+        RequestLimits, limit=settings.max_body_bytes, batch_limit=settings.max_batch_body_bytes
     )
     app.add_middleware(ResponseHeaders, workspace=settings.workspace_name)
     return app

@@ -259,7 +259,13 @@ def test_every_event_carries_the_command_metadata_and_the_recording_time():
 def test_events_cannot_be_triggered_outside_a_command_context():
     with pytest.raises(RuntimeError):
         Account(
-            id=uuid4(), name="Acme", owner_id=REP_A, industry=None, phone=None, address=None, manual_grade=None
+            id=uuid4(),
+            name="Acme",
+            owner_id=REP_A,
+            industry=None,
+            phone=None,
+            address=None,
+            manual_grade=None,
         )
 
 
@@ -297,7 +303,9 @@ def test_opened_v1_upcast_leaves_other_addresses_alone(address):
 
 @pytest.fixture
 def popo_app() -> CrmApplication:
-    return CrmApplication({"PERSISTENCE_MODULE": "eventsourcing.popo"}, FrozenClock(), LogNotifier())
+    return CrmApplication(
+        {"PERSISTENCE_MODULE": "eventsourcing.popo"}, FrozenClock(), LogNotifier()
+    )
 
 
 def test_a_v1_opened_event_stored_with_a_text_address_loads_as_v2(popo_app):

@@ -215,10 +215,15 @@ class User(CrmAggregate):
             changes["email"] = changes["email"].lower()
         role = Role(changes.get("role", self.role))
         limit = changes.get("approval_limit_pct", self.approval_limit_pct)
-        if "role" in changes and role is not Role.MANAGER and "approval_limit_pct" not in changes:
+        if (
+            "role" in changes
+            and role is not Role.MANAGER
+            and "approval_limit_pct" not in changes
+            and self.approval_limit_pct is not None
+        ):
             changes["approval_limit_pct"] = limit = None
         assists = changes.get("assists", self.assists)
-        if "role" in changes and role is not Role.ASSISTANT and "assists" not in changes:
+        if "role" in changes and role is not Role.ASSISTANT and "assists" not in changes and self.assists:
             changes["assists"] = assists = []
         errors = _check_limit(role, limit) + _check_assists(role, assists, str(self.id))
         if errors:

@@ -27,7 +27,7 @@ def listen(
                 conn.execute(f"LISTEN {PROGRESS_CHANNEL}")
                 notifier.appended()
                 while not stop.is_set():
-                    for note in conn.notifies(timeout=0.5):
+                    for note in conn.notifies(timeout=0.2):
                         if note.channel == events_channel:
                             notifier.appended()
                         else:

@@ -86,6 +86,8 @@ def _decode(cursor: str, sort: Sort, columns: list[Column[Any]]) -> list[Any]:
             python_type = column.type.python_type
             if python_type is datetime:
                 value = datetime.fromisoformat(value)
+                if value.tzinfo is None:
+                    raise ValueError(value)
             elif not isinstance(value, python_type):
                 raise TypeError(value)
             decoded.append(value)

@@ -4,6 +4,7 @@ the DataLoaders of the running operation."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 from uuid import uuid4
 
@@ -11,6 +12,7 @@ import anyio
 import strawberry
 from anyio import to_thread
 from starlette.requests import HTTPConnection
+from strawberry.extensions import SchemaExtension
 from strawberry.fastapi import BaseContext
 
 from crm_api.api.graphql.loaders import Loaders
@@ -62,16 +64,16 @@ class GraphQLContext(BaseContext):
         elif 0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
             command_id = command_id_for(principal.id, idempotency_key)
         else:
-            raise ValidationFailed(
-                [FieldError("idempotencyKey", "must be 1 to 255 characters")]
-            )
+            raise ValidationFailed([FieldError("idempotencyKey", "must be 1 to 255 characters")])
         given = self.connection.headers.get("x-correlation-id", "")
         correlation_id = (
             given
             if CORRELATION_ID.fullmatch(given)
             else getattr(self.connection.state, "request_id", None) or command_id
         )
-        return CommandContext(principal=principal, command_id=command_id, correlation_id=correlation_id)
+        return CommandContext(
+            principal=principal, command_id=command_id, correlation_id=correlation_id
+        )
 
     def _credentials(self) -> tuple[str | None, str | None]:
         params: dict[str, Any] = {}
@@ -91,6 +93,12 @@ class GraphQLContext(BaseContext):
             return self.services.authenticator.authenticate(
                 conn, authorization, on_behalf_of, self.services.clock.now()
             )
+
+
+class PerOperationLoaders(SchemaExtension):
+    def on_operation(self) -> Iterator[None]:
+        self.execution_context.context.start_operation()
+        yield
 
 
 async def context_getter(connection: HTTPConnection) -> GraphQLContext:

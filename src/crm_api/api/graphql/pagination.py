@@ -42,9 +42,7 @@ def page_size(first: int | None) -> int:
     return first
 
 
-def connection(
-    nodes: Sequence[T], cursors: Sequence[str], has_next_page: bool
-) -> Connection[T]:
+def connection(nodes: Sequence[T], cursors: Sequence[str], has_next_page: bool) -> Connection[T]:
     edges = [Edge(node=node, cursor=cursor) for node, cursor in zip(nodes, cursors, strict=True)]
     return Connection(
         edges=edges,
@@ -54,8 +52,6 @@ def connection(
     )
 
 
-def keyset_connection(
-    page: Page, sort: Sort, node: Callable[[dict[str, Any]], T]
-) -> Connection[T]:
+def keyset_connection(page: Page, sort: Sort, node: Callable[[dict[str, Any]], T]) -> Connection[T]:
     cursors = [_encode(sort, [row[name] for name, _ in sort.keys]) for row in page.rows]
     return connection([node(row) for row in page.rows], cursors, page.has_more)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 from anyio import to_thread
@@ -39,7 +39,10 @@ async def _read(info: Info, read: Callable[[Services, Principal], T]) -> T:
 
 
 def _listed(
-    services: Services, sort: Sort, node: Callable[[dict[str, Any]], T], list_page: Callable[..., Page]
+    services: Services,
+    sort: Sort,
+    node: Callable[[dict[str, Any]], T],
+    list_page: Callable[..., Page],
 ) -> Connection[T]:
     with services.read() as conn:
         page = list_page(conn, sort=sort)
@@ -59,17 +62,18 @@ def _role(role: str | None) -> str | None:
         raise ValidationFailed([FieldError("filter.role", f"no role '{role}'")]) from None
 
 
-def _history_of(services: Services, principal: Principal, type: RecordType, id: str) -> tuple[
-    CrmAggregate, type[CrmAggregate]
-]:
-    if type is RecordType.ACCOUNT:
-        return services.accounts.get_account(principal, id), AccountRecord
-    if type is RecordType.CONTACT:
-        return services.accounts.get_contact(principal, id), ContactRecord
-    if type is RecordType.USER:
+def _history_of(
+    services: Services, principal: Principal, record_type: RecordType, record_id: str
+) -> tuple[CrmAggregate, type[CrmAggregate]]:
+    """The record whose history is asked for, checked as REST checks it."""
+    if record_type is RecordType.ACCOUNT:
+        return services.accounts.get_account(principal, record_id), AccountRecord
+    if record_type is RecordType.CONTACT:
+        return services.accounts.get_contact(principal, record_id), ContactRecord
+    if record_type is RecordType.USER:
         principal.require("users:read")
-        return services.directory.get_user(id), UserRecord
-    return services.directory.get_team(id), TeamRecord
+        return services.directory.get_user(record_id), UserRecord
+    return services.directory.get_team(record_id), TeamRecord
 
 
 @strawberry.type
@@ -136,7 +140,11 @@ class Query:
 
     @strawberry.field
     async def teams(
-        self, info: Info, first: int | None = None, after: str | None = None, sort: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        sort: str | None = None,
     ) -> Connection[Team]:
         limit = page_size(first)
 
@@ -173,9 +181,10 @@ class Query:
         first: int | None = None,
         after: str | None = None,
         filter: AccountFilter | None = None,
-        sort: str | None = strawberry.argument(
-            default=None, description="e.g. name,-created_at (name, created_at, updated_at)"
-        ),
+        sort: Annotated[
+            str | None,
+            strawberry.argument(description="e.g. name,-created_at (name, created_at, updated_at)"),
+        ] = None,
     ) -> Connection[Account]:
         limit, given = page_size(first), filter or AccountFilter()
 

@@ -12,6 +12,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from crm_api.api.graphql.context import Info
+from crm_api.api.graphql.pagination import page_size
 from crm_api.domain.people import Principal
 
 
@@ -115,11 +116,14 @@ class Account:
     async def owner(self, info: Info) -> User | None:
         return await load_user(info, self.owner_id)
 
-    @strawberry.field(description="The account's live (not archived) contacts, by name.")
-    async def contacts(self, info: Info) -> list[Contact]:
+    @strawberry.field(
+        description="The account's first live (not archived) contacts by name, 50 unless `first` says."
+    )
+    async def contacts(self, info: Info, first: int | None = None) -> list[Contact]:
+        limit = page_size(first)
         (await info.context.principal()).require("contacts:read")
         rows = await info.context.loaders.contacts_of_account.load(self.id)
-        return [Contact.from_row(row) for row in rows]
+        return [Contact.from_row(row) for row in rows[:limit]]
 
 
 @strawberry.type
@@ -181,7 +185,7 @@ class Me:
             kind=principal.kind,
             role=str(principal.role),
             name=principal.name,
-            on_behalf_of=principal.on_behalf_of,
+            on_behalf_of=strawberry.ID(principal.on_behalf_of) if principal.on_behalf_of else None,
             workspace=workspace,
         )
 
@@ -214,7 +218,9 @@ class HistoryEntry:
             type=entry["type"],
             version=entry["version"],
             occurred_at=(
-                occurred_at if isinstance(occurred_at, datetime) else datetime.fromisoformat(occurred_at)
+                occurred_at
+                if isinstance(occurred_at, datetime)
+                else datetime.fromisoformat(occurred_at)
             ),
             recorded_at=entry["recorded_at"],
             actor=entry["actor"],

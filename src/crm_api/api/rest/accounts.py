@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from crm_api.api.rest.contacts import ContactOut
 from crm_api.api.rest.conventions import (
     ARCHIVED,
+    PROBLEMS,
     ArchivedFilter,
     HistoryEntry,
     ListEnvelope,
@@ -30,7 +31,7 @@ from crm_api.domain.errors import FieldError, ValidationFailed
 from crm_api.projections.accounts import ACCOUNT_SORTS, CONTACT_SORTS, list_accounts, list_contacts
 from crm_api.projections.paging import Sort
 
-router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"])
+router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"], responses=PROBLEMS)
 
 Grade = Literal["A", "B", "C", "D"]
 Name = Annotated[str, Field(min_length=1, max_length=200)]

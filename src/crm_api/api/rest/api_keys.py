@@ -10,14 +10,15 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from crm_api.api.rest.conventions import ListEnvelope, Strict, listed
+from crm_api.api.rest.conventions import PROBLEMS, ListEnvelope, Strict, listed
 from crm_api.api.rest.deps import CurrentPrincipal, PagingDep, ServicesDep
+from crm_api.application.app import parse_id
 from crm_api.auth import api_keys, create_api_key, revoke_api_key
 from crm_api.domain.errors import NotFound
 from crm_api.domain.people import Role
 from crm_api.projections.paging import Sort, keyset_page
 
-router = APIRouter(prefix="/api/v1/api-keys", tags=["api-keys"])
+router = APIRouter(prefix="/api/v1/api-keys", tags=["api-keys"], responses=PROBLEMS)
 
 
 class ApiKeyCreate(Strict):
@@ -75,6 +76,6 @@ def list_keys(principal: CurrentPrincipal, services: ServicesDep, paging: Paging
 def revoke_key(key_id: str, principal: CurrentPrincipal, services: ServicesDep) -> Response:
     principal.require("api_keys:write")
     with services.writer.begin() as conn:
-        if not revoke_api_key(conn, key_id, services.clock.now()):
+        if not revoke_api_key(conn, str(parse_id(key_id, "API key")), services.clock.now()):
             raise NotFound(f"no active API key {key_id}")
     return Response(status_code=204)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, EmailStr, Field
 
 from crm_api.api.rest.conventions import (
     ARCHIVED,
+    PROBLEMS,
     ArchivedFilter,
     HistoryEntry,
     ListEnvelope,
@@ -29,7 +30,7 @@ from crm_api.domain.errors import FieldError, ValidationFailed
 from crm_api.projections.accounts import CONTACT_SORTS, list_contacts
 from crm_api.projections.paging import Sort
 
-router = APIRouter(prefix="/api/v1/contacts", tags=["contacts"])
+router = APIRouter(prefix="/api/v1/contacts", tags=["contacts"], responses=PROBLEMS)
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Phone = Annotated[str, Field(min_length=3, max_length=40, pattern=r"^\+?[0-9 ()./\-]+$")]

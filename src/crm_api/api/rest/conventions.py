@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from fastapi import Query, Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from crm_api.application.app import CrmApplication, Outcome
 from crm_api.application.services import Services
@@ -36,10 +36,25 @@ ArchivedFilter = Annotated[
 ARCHIVED: dict[str, bool | None] = {"false": False, "true": True, "any": None}
 
 
+def _reject_nul(value: Any) -> Any:
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    if isinstance(value, list):
+        for item in value:
+            _reject_nul(item)
+    return value
+
+
 class Strict(BaseModel):
-    """Request bodies: unknown fields are an error, never silently dropped."""
+    """Request bodies: unknown fields are an error, never silently dropped; text never holds
+    NUL characters (PostgreSQL cannot store them, and nothing legitimate sends them)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        return _reject_nul(value)
 
 
 class FieldProblem(BaseModel):

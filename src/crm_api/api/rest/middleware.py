@@ -8,6 +8,7 @@ from typing import Any
 from uuid import uuid4
 
 from anyio import to_thread
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -34,12 +35,17 @@ async def send_problem(send: Send, status: int, code: str, title: str, detail: s
     await send({"type": "http.response.body", "body": body})
 
 
-class TooLarge(Exception):
-    pass
+class TooLarge(HTTPException):
+    """An HTTP exception, so FastAPI's body parsing passes it on as a 413 instead of a 400."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"bodies are limited to {limit} bytes")
 
 
-class BodyLimit:
-    """413 for bodies over the limit, whether announced by Content-Length or streamed."""
+class RequestLimits:
+    """400 for NUL characters in the path or query (nothing legitimate sends them, and
+    PostgreSQL cannot compare text with them); 413 for bodies over the limit, whether
+    announced by Content-Length or streamed."""
 
     def __init__(self, app: ASGIApp, limit: int, batch_limit: int) -> None:
         self.app = app
@@ -49,6 +55,13 @@ class BodyLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        query = scope.get("query_string", b"").lower()
+        if "\x00" in scope["path"] or b"%00" in query or b"\x00" in query:
+            await send_problem(
+                send, 400, "invalid_characters", "Invalid characters",
+                "the path or query string contains a NUL character",
+            )
             return
         limit = self.batch_limit if scope["path"].endswith(":batch") else self.limit
         headers = dict(scope["headers"])
@@ -67,7 +80,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise TooLarge
+                    raise TooLarge(limit)
             return message
 
         async def tracking_send(message: Message) -> None:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from crm_api.api.rest.conventions import (
+    PROBLEMS,
     HistoryEntry,
     ListEnvelope,
     Strict,
@@ -26,7 +27,7 @@ from crm_api.domain.people import Team
 from crm_api.projections.directory import TEAM_SORTS, list_teams
 from crm_api.projections.paging import Sort
 
-router = APIRouter(prefix="/api/v1/teams", tags=["teams"])
+router = APIRouter(prefix="/api/v1/teams", tags=["teams"], responses=PROBLEMS)
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, EmailStr, Field
 
 from crm_api.api.rest.conventions import (
+    PROBLEMS,
     HistoryEntry,
     ListEnvelope,
     Strict,
@@ -28,7 +29,7 @@ from crm_api.domain.people import Role, User
 from crm_api.projections.directory import USER_SORTS, list_users
 from crm_api.projections.paging import Sort
 
-router = APIRouter(prefix="/api/v1", tags=["users"])
+router = APIRouter(prefix="/api/v1", tags=["users"], responses=PROBLEMS)
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Limit = Annotated[Decimal, Field(ge=0, le=100, max_digits=5, decimal_places=2)]

@@ -1,0 +1,69 @@
+"""Run every benchmark on SQLite and PostgreSQL; results also go to benchmarks/results/latest.json.
+
+    python benchmarks/run.py [--quick] [--stores sqlite,postgres] [--profile N]
+
+Defaults: 2000 accounts per create-rate variant, 20000 (and 40000) events per rebuild.
+--quick: 300 and 5000. A store that cannot be reached is reported and skipped; the run still
+exits 0 (benchmarks inform, they do not gate).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+import traceback
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common
+import create_account_rate
+import projection_rebuild
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smaller sizes")
+    parser.add_argument("--stores", default=",".join(_common.STORES))
+    parser.add_argument("--accounts", type=int, help="accounts per create-rate variant")
+    parser.add_argument("--events", type=int, help="events for the smaller rebuild")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="also cProfile N REST POSTs per store")
+    args = parser.parse_args(argv)
+    warnings.simplefilter("ignore")
+    _common.quiet_logs()
+    accounts = args.accounts or (300 if args.quick else 2000)
+    events = args.events or (5000 if args.quick else 20000)
+    stores = [s.strip() for s in args.stores.split(",") if s.strip()]
+
+    summary: list[str] = []
+    for store in stores:
+        # Each benchmark in its own process, so one's peak RSS does not colour the other's.
+        for label, module, extra in (
+            ("create_account_rate", create_account_rate,
+             ["--n", str(accounts), *(["--profile", str(args.profile)] if args.profile else [])]),
+            ("projection_rebuild", projection_rebuild, ["--n", str(events)]),
+        ):
+            start = time.perf_counter()
+            proc = subprocess.run(
+                [sys.executable, "-W", "ignore", module.__file__, "--store", store, *extra],
+                check=False,
+            )
+            took = time.perf_counter() - start
+            status = "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
+            summary.append(f"  {label:<22}{store:<10}{status:<20}{took:6.1f}s")
+    print("\nbenchmarks run:")
+    print("\n".join(summary))
+    print(f"results: {_common.RESULTS.relative_to(_common.ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except Exception:  # a benchmark must never fail the build
+        traceback.print_exc()
+        sys.exit(0)

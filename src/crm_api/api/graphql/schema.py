@@ -1,0 +1,42 @@
+"""The GraphQL schema and its router, mounted at /graphql by create_app."""
+
+from __future__ import annotations
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.fastapi import GraphQLRouter
+from strawberry.types import ExecutionContext
+
+from crm_api.api.graphql.context import GraphQLContext, PerOperationLoaders, context_getter
+from crm_api.api.graphql.errors import ErrorCodes, log_unexpected
+from crm_api.api.graphql.limits import Limits
+from crm_api.api.graphql.mutations import Mutation
+from crm_api.api.graphql.queries import Query
+from crm_api.api.graphql.subscriptions import Subscription
+
+
+class CrmSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Business errors are answers, not incidents: only the unexpected are logged."""
+        log_unexpected(errors)
+
+
+schema = CrmSchema(
+    query=Query,
+    mutation=Mutation,
+    subscription=Subscription,
+    extensions=[PerOperationLoaders, Limits, ErrorCodes],
+)
+
+
+def graphql_router() -> GraphQLRouter[GraphQLContext, None]:
+    """Batching stays off (the schema has no batching config): one operation per request.
+    Limits come from the app's settings (services.settings), read per operation."""
+    return GraphQLRouter(schema, context_getter=context_getter, include_in_schema=False)
+
+
+def print_schema() -> str:
+    """The SDL, for openapi/schema.graphql."""
+    return str(schema)
