@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from prometheus_fastapi_instrumentator import Instrumentator
 
 from crm_api import __version__, errors
 from crm_api.api.graphql.schema import graphql_router
@@ -13,6 +14,7 @@ from crm_api.api.rest import accounts, api_keys, contacts, health, teams, users
 from crm_api.api.rest.middleware import Idempotency, RequestLimits, ResponseHeaders
 from crm_api.application.services import Services
 from crm_api.domain.context import Clock
+from crm_api.observability import AccessLog, Metrics, route_structlog_to_stdlib
 from crm_api.settings import Settings, get_settings
 
 DESCRIPTION = """A headless, event-sourced CRM. Every change is an immutable event; every record
@@ -31,11 +33,13 @@ def create_app(
     run_workers: bool = True,
 ) -> FastAPI:
     settings = settings or get_settings()
+    route_structlog_to_stdlib()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if app.state.services is None:
             app.state.services = Services(settings, clock)
+        app.state.services.observe(metrics)
         if run_workers:
             app.state.services.start_workers()
         else:
@@ -52,14 +56,24 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = services
+    metrics = Metrics()
+    app.state.metrics = metrics
     errors.install(app)
     for module in (health, users, teams, accounts, contacts, api_keys):
         app.include_router(module.router)
+    app.include_router(health.operations)
     app.include_router(graphql_router(), prefix="/graphql", include_in_schema=False)
-    # Added innermost first: ResponseHeaders wraps RequestLimits wraps Idempotency.
+    # Added innermost first: AccessLog wraps the metrics, ResponseHeaders, RequestLimits and
+    # Idempotency, in that order.
     app.add_middleware(Idempotency)
     app.add_middleware(
         RequestLimits, limit=settings.max_body_bytes, batch_limit=settings.max_batch_body_bytes
     )
     app.add_middleware(ResponseHeaders, workspace=settings.workspace_name)
+    Instrumentator(
+        registry=metrics.registry,
+        should_group_status_codes=False,
+        excluded_handlers=["/metrics"],
+    ).instrument(app).expose(app, include_in_schema=False)
+    app.add_middleware(AccessLog)
     return app

@@ -13,10 +13,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from crm_api.db import migration_status
+from crm_api.observability import configure_logging
 from crm_api.settings import get_settings
 
 cli = typer.Typer(help="crm_api: a headless, event-sourced CRM service.", no_args_is_help=True)
-projections_cli = typer.Typer(help="Read models: status and rebuild.", no_args_is_help=True)
+projections_cli = typer.Typer(help="Read models: rebuild, resume.", no_args_is_help=True)
 cli.add_typer(projections_cli, name="projections")
 console = Console(stderr=True)
 
@@ -28,7 +30,7 @@ def _fail(message: str, hint: str) -> None:
 
 def _services():  # type: ignore[no-untyped-def]
     from crm_api.application.services import Services
-    from crm_api.db import Store, migration_status
+    from crm_api.db import Store
 
     settings = get_settings()
     try:
@@ -72,16 +74,18 @@ def serve(
     from crm_api.app import create_app
 
     settings = get_settings()
+    configure_logging(settings.log_level)
     app = create_app(settings, services=_services(), run_workers=not no_workers)
     console.print(
         f"serving workspace [bold]{settings.workspace_name}[/bold] on http://{host}:{port} (docs: /docs)"
     )
-    uvicorn.run(app, host=host, port=port, log_level="info", ws="auto")
+    uvicorn.run(app, host=host, port=port, log_config=None, ws="auto")
 
 
 @cli.command()
 def worker() -> None:
     """Run every projection here (one process per projection at a time on PostgreSQL)."""
+    configure_logging(get_settings().log_level)
     services = _services()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -126,28 +130,61 @@ def demo(
         services.close()
 
 
-@projections_cli.command("status")
-def projections_status() -> None:
-    """Each projection's position and lag behind the log."""
-    from sqlalchemy import select
-
-    from crm_api.projections.base import tracking
-
+@cli.command()
+def status() -> None:
+    """Projections: position, lag (events, seconds), failures, pause, who holds each lock."""
     services = _services()
     try:
-        head = services.app.head()
-        with services.read() as conn:
-            rows = {r.name: r for r in conn.execute(select(tracking))}
-        table = Table("projection", "position", "lag", "last error")
-        for name in services.runners:
-            row = rows.get(name)
-            position = row.position if row else 0
-            table.add_row(
-                name, str(position), str(head - position), (row.last_error or "") if row else ""
-            )
-        Console().print(table)
+        rows = services.status()
+        current, head = migration_status(services.store)
     finally:
         services.close()
+    table = Table(
+        "projection", "position", "lag", "lag s", "failures", "paused", "last error", "lock holder"
+    )
+    for row in rows:
+        table.add_row(
+            row.name,
+            str(row.position),
+            str(row.lag),
+            f"{row.lag_seconds:.1f}",
+            str(row.failures),
+            "yes" if row.paused else "no",
+            (f"@{row.error_position}: " + (row.last_error or ""))[:60] if row.last_error else "",
+            row.holder or "-",
+        )
+    out = Console()
+    out.print(table)
+    out.print(
+        f"log head {rows[0].head if rows else 0}; migrations {current} (head {head}); "
+        f"workspace {get_settings().workspace_name}"
+    )
+
+
+@projections_cli.command("pause")
+def projections_pause(name: Annotated[str, typer.Argument(help="The projection to hold.")]) -> None:
+    """Hold a projection where it is (maintenance); resume it with `projections resume`."""
+    services = _services()
+    try:
+        if name not in services.runners:
+            _fail(f"no projection '{name}'", f"choose one of: {', '.join(services.runners)}")
+        services.pause(name)
+    finally:
+        services.close()
+    console.print(f"paused {name}; resume it with `crm-api projections resume {name}`")
+
+
+@projections_cli.command("resume")
+def projections_resume(name: Annotated[str, typer.Argument(help="The paused projection.")]) -> None:
+    """Let a projection paused after repeated failures try again (fix the cause first)."""
+    services = _services()
+    try:
+        if name not in services.runners:
+            _fail(f"no projection '{name}'", f"choose one of: {', '.join(services.runners)}")
+        services.resume(name)
+    finally:
+        services.close()
+    console.print(f"resumed {name}; watch it with `crm-api status`")
 
 
 @projections_cli.command("rebuild")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -76,6 +77,11 @@ class Store:
         return " ".join(f"{k}={v}" for k, v in parts.items())
 
 
+def process_name() -> str:
+    """Names this process's PostgreSQL sessions, so `crm-api status` can say who holds a lock."""
+    return f"crm-api {socket.gethostname()}:{os.getpid()}"[:63]
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -89,7 +95,13 @@ def create_read_engine(store: Store, *, writer: bool = False) -> Engine:
     """The read side's engine. On SQLite a writer engine begins IMMEDIATE transactions, so two
     writers queue on the file lock instead of failing to upgrade a read lock."""
     if store.is_postgres:
-        return create_engine(store.read_url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        return create_engine(
+            store.read_url,
+            pool_size=10,
+            max_overflow=20,
+            pool_pre_ping=True,
+            connect_args={"application_name": process_name()},
+        )
     store.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(store.read_url, connect_args={"check_same_thread": False})
     event.listen(engine, "connect", _sqlite_pragmas)

@@ -84,7 +84,11 @@ def problem_body(
     return body
 
 
-def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+def problem(
+    status: int, code: str, title: str, detail: str, *, app: Any = None, **extra: Any
+) -> JSONResponse:
+    if app is not None:
+        count_problem(app, status, code)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(
         problem_body(status, code, title, detail, **extra),
@@ -99,7 +103,9 @@ def domain_problem_body(error: DomainError) -> tuple[int, dict[str, Any]]:
     errors = None
     if isinstance(error, ValidationFailed):
         errors = [{"field": e.field, "message": e.message} for e in error.errors]
-    return status, problem_body(status, error.code, error.title, error.detail, errors, **error.extra)
+    return status, problem_body(
+        status, error.code, error.title, error.detail, errors, **error.extra
+    )
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
@@ -119,22 +125,36 @@ def validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
     ]
 
 
+def count_problem(app: Any, status: int, code: str) -> None:
+    metrics = getattr(app.state, "metrics", None)
+    if metrics is not None:
+        metrics.problem(status, code)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def on_domain_error(request: Request, exc: DomainError) -> JSONResponse:
         status, body = domain_problem_body(exc)
+        count_problem(request.app, status, exc.code)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         if any(e.get("type") == "json_invalid" for e in exc.errors()):
-            return problem(400, "malformed_json", "Malformed JSON", "the request body is not valid JSON")
+            return problem(
+                400,
+                "malformed_json",
+                "Malformed JSON",
+                "the request body is not valid JSON",
+                app=request.app,
+            )
         return problem(
             422,
             "validation_failed",
             "The request is not valid",
             "one or more fields are invalid",
+            app=request.app,
             errors=validation_errors(exc),
         )
 
@@ -142,9 +162,12 @@ def install(app: FastAPI) -> None:
     async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = HTTP_CODES.get(exc.status_code, "http_error")
         detail = exc.detail if isinstance(exc.detail, str) else code
-        return problem(exc.status_code, code, code.replace("_", " ").capitalize(), detail)
+        title = code.replace("_", " ").capitalize()
+        return problem(exc.status_code, code, title, detail, app=request.app)
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem(500, "internal_error", "Internal error", "an unexpected error occurred")
+        return problem(
+            500, "internal_error", "Internal error", "an unexpected error occurred", app=request.app
+        )

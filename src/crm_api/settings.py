@@ -44,9 +44,11 @@ class Settings(BaseSettings):
         5000, description="GraphQL cost budget (fields weighted by page sizes)."
     )
     graphql_max_aliases: int = Field(30, description="Most aliases in one GraphQL document.")
-    demo_on_empty: bool = Field(
-        False, description="`crm-api serve` loads demo data when the store is empty."
+    projection_lag_budget_seconds: float = Field(
+        60.0,
+        description="/ready fails when a projection's oldest unapplied event is older than this.",
     )
+    log_level: str = Field("INFO", description="Log level of the JSON logs on stdout.")
 
 
 @lru_cache

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from sqlalchemy import func, select
 
 from crm_api.application.app import CommandContext
 from crm_api.domain.people import Principal, Role
 from crm_api.projections.accounts import AccountsProjection, accounts
 from crm_api.projections.base import tracking
-from crm_api.projections.runner import ProjectionRunner
+from crm_api.projections.runner import EventFailed, ProjectionRunner
 
 ADMIN = Principal(id="admin", kind="user", role=Role.ADMIN, visible_owners=None)
 
@@ -77,15 +79,20 @@ def test_a_batch_that_fails_is_rolled_back_whole_and_recorded(services, monkeypa
         original(self, conn, event, position)
 
     monkeypatch.setattr(AccountsProjection, "apply", flaky)
-    try:
+    with pytest.raises(EventFailed) as failed:
         runner.run_once()
-    except RuntimeError as error:
-        runner.record_failure(error)
+    runner.record_failure(failed.value)
     assert _count(services) == 0
     with services.read() as conn:
         row = conn.execute(select(tracking).where(tracking.c.name == "accounts")).one()
-    assert (row.position, row.error_position) == (0, 1)
+    fourth_account_opened = _positions_of(services, "Account.Opened")[3]
+    assert (row.position, row.error_position, row.failures) == (0, fourth_account_opened, 1)
     assert "disk on fire" in row.last_error
     monkeypatch.setattr(AccountsProjection, "apply", original)
     runner.catch_up()
     assert _count(services) == 5
+
+
+def _positions_of(services, topic_suffix: str) -> list[int]:
+    notifications = services.app.recorder.select_notifications(start=1, limit=1000)
+    return [n.id for n in notifications if n.topic.endswith(topic_suffix)]

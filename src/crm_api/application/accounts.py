@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crm_api.application.app import CommandContext, CrmApplication, Outcome
+from crm_api.application.app import CommandContext, CrmApplication, Outcome, command
 from crm_api.domain.accounts import Account, Contact
 from crm_api.domain.errors import FieldError, NotFound, PermissionDenied, ValidationFailed
 from crm_api.domain.people import OWNER_ROLES, Principal, User
@@ -48,12 +48,14 @@ class AccountService:
 
     # accounts
 
+    @command
     def open_account(self, ctx: CommandContext, **details: Any) -> Outcome[Account]:
         principal = ctx.principal
         principal.require("accounts:write")
         self._check_owner(principal, details["owner_id"], "owner_id")
         return self.app.create(ctx, Account, lambda account_id: [Account(id=account_id, **details)])
 
+    @command
     def change_account(
         self,
         ctx: CommandContext,
@@ -71,6 +73,7 @@ class AccountService:
             authorize=self._visible_to(ctx.principal),
         )
 
+    @command
     def archive_account(
         self, ctx: CommandContext, account_id: str, archived: bool, expected_version: int | None
     ) -> Outcome[Account]:
@@ -84,6 +87,7 @@ class AccountService:
             authorize=self._visible_to(ctx.principal),
         )
 
+    @command
     def transfer_ownership(
         self,
         ctx: CommandContext,
@@ -112,6 +116,7 @@ class AccountService:
 
     # contacts
 
+    @command
     def add_contact(self, ctx: CommandContext, account_id: str, **details: Any) -> Outcome[Contact]:
         principal = ctx.principal
         principal.require("contacts:write")
@@ -123,6 +128,7 @@ class AccountService:
             ctx, Contact, lambda contact_id: [Contact.add_to(account, id=contact_id, **details)]
         )
 
+    @command
     def change_contact(
         self,
         ctx: CommandContext,
@@ -140,6 +146,7 @@ class AccountService:
             authorize=self._contact_visible_to(ctx.principal),
         )
 
+    @command
     def archive_contact(
         self, ctx: CommandContext, contact_id: str, archived: bool, expected_version: int | None
     ) -> Outcome[Contact]:

@@ -7,11 +7,12 @@ id) as already applied instead of recording it twice.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -20,7 +21,7 @@ from eventsourcing.persistence import IntegrityError
 from crm_api.application.notifier import LogNotifier
 from crm_api.domain.base import CrmAggregate
 from crm_api.domain.context import Clock, EventMeta, recording
-from crm_api.domain.errors import NotFound, VersionConflict
+from crm_api.domain.errors import DomainError, NotFound, VersionConflict
 from crm_api.domain.people import Principal
 
 T = TypeVar("T", bound=CrmAggregate)
@@ -49,6 +50,44 @@ class Outcome(Generic[T]):
     """The topics of the events recorded (None when unknown: a replayed command)."""
 
 
+class Observer(Protocol):
+    """What the application reports for metrics (see crm_api/observability.py)."""
+
+    def command(self, name: str, outcome: str) -> None: ...
+
+    def appended(self, count: int) -> None: ...
+
+
+class _NoObserver:
+    def command(self, name: str, outcome: str) -> None:
+        pass
+
+    def appended(self, count: int) -> None:
+        pass
+
+
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def command(method: Method) -> Method:
+    """Marks a service method as a command: its outcome (ok, replayed, or the problem code) is
+    counted under the method's name."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    def run(service: Any, ctx: CommandContext, *args: Any, **kwargs: Any) -> Any:
+        observer = service.app.observer
+        try:
+            outcome = method(service, ctx, *args, **kwargs)
+        except DomainError as error:
+            observer.command(name, error.code)
+            raise
+        observer.command(name, "ok" if outcome.applied else "replayed")
+        return outcome
+
+    return run  # type: ignore[return-value]
+
+
 def _topics(recordings: Sequence[Any]) -> frozenset[str]:
     return frozenset(r.notification.topic for r in recordings)
 
@@ -68,11 +107,13 @@ class CrmApplication(Application[UUID]):
     def __init__(self, env: dict[str, str], clock: Clock, notifier: LogNotifier) -> None:
         self.clock = clock
         self.notifier = notifier
+        self.observer: Observer = _NoObserver()
         super().__init__(env={"AGGREGATE_CACHE_MAXSIZE": "10000", **env})
 
     def _notify(self, recordings: Sequence[Any]) -> None:
         if recordings:
             self.notifier.appended(recordings[-1].notification.id)
+            self.observer.appended(len(recordings))
 
     def head(self) -> int:
         return self.recorder.max_notification_id() or 0

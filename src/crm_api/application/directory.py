@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from crm_api.application.app import CommandContext, CrmApplication, Outcome
+from crm_api.application.app import CommandContext, CrmApplication, Outcome, command
 from crm_api.domain.base import CrmAggregate
 from crm_api.domain.errors import FieldError, NotFound, PermissionDenied, ValidationFailed
 from crm_api.domain.people import Role, Team, User
@@ -45,6 +45,7 @@ class DirectoryService:
     def __init__(self, app: CrmApplication) -> None:
         self.app = app
 
+    @command
     def register_user(
         self,
         ctx: CommandContext,
@@ -74,6 +75,7 @@ class DirectoryService:
 
         return self.app.create(ctx, User, build)
 
+    @command
     def change_user(
         self,
         ctx: CommandContext,
@@ -99,6 +101,7 @@ class DirectoryService:
 
         return self.app.change(ctx, user_id, User, decide, expected_version=expected_version)
 
+    @command
     def set_active(
         self, ctx: CommandContext, user_id: str, active: bool, expected_version: int | None
     ) -> Outcome[User]:
@@ -116,6 +119,7 @@ class DirectoryService:
     def get_user(self, user_id: str) -> User:
         return self.app.load(user_id, User)
 
+    @command
     def form_team(self, ctx: CommandContext, *, name: str, manager_id: str | None) -> Outcome[Team]:
         ctx.principal.require("teams:write")
         self._check_manager(manager_id)
@@ -123,6 +127,7 @@ class DirectoryService:
             ctx, Team, lambda team_id: [Team(id=team_id, name=name, manager_id=manager_id)]
         )
 
+    @command
     def change_team(
         self,
         ctx: CommandContext,

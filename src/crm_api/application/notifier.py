@@ -19,6 +19,7 @@ class LogNotifier:
         self._head = 0
         self._generation = 0
         self._positions: dict[str, int] = {}
+        self._unhealthy: set[str] = set()
         self._async_waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
 
     @property
@@ -47,6 +48,27 @@ class LogNotifier:
                 self._positions[projection] = position
                 self._cond.notify_all()
 
+    def set_healthy(self, projection: str, healthy: bool) -> None:
+        """A failing or paused projection is not waited for by writes (they would only time
+        out); it is reported by /ready instead."""
+        with self._cond:
+            if healthy == (projection in self._unhealthy):
+                if healthy:
+                    self._unhealthy.discard(projection)
+                else:
+                    self._unhealthy.add(projection)
+                self._cond.notify_all()
+
+    def wait_for_health(self, projection: str, healthy: bool, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while (projection not in self._unhealthy) != healthy:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+            return True
+
     def position_of(self, projection: str) -> int | None:
         return self._positions.get(projection)
 
@@ -65,7 +87,11 @@ class LogNotifier:
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
-                if all(self._positions.get(n, -1) >= position for n in names):
+                if all(
+                    self._positions.get(n, -1) >= position
+                    for n in names
+                    if n not in self._unhealthy
+                ):
                     return True
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:

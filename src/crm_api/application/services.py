@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -20,6 +21,7 @@ from crm_api.db import Store, create_read_engine
 from crm_api.domain.context import Clock, SystemClock
 from crm_api.projections.registry import PROJECTIONS
 from crm_api.projections.runner import ProjectionRunner
+from crm_api.projections.status import ProjectionStatus, projection_status
 from crm_api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,27 @@ class Services:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._listener: threading.Thread | None = None
+
+    def observe(self, metrics: Any) -> None:
+        """Report commands, appends, batches and projection status to these metrics."""
+        self.app.observer = metrics
+        for runner in self.runners.values():
+            runner.observer = metrics
+        metrics.watch_projections(self.status)
+
+    @property
+    def running(self) -> bool:
+        """Whether this process runs the projections (threads started)."""
+        return bool(self._threads)
+
+    def status(self) -> list[ProjectionStatus]:
+        return projection_status(self, self.clock.now())
+
+    def resume(self, projection: str) -> None:
+        self.runners[projection].resume()
+
+    def pause(self, projection: str) -> None:
+        self.runners[projection].pause()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -138,7 +161,8 @@ class Services:
 
     def close(self) -> None:
         self._stop.set()
-        self.notifier.appended()
+        for runner in self.runners.values():
+            runner.wake()
         for thread in self._threads:
             thread.join(timeout=10)
         if self._listener is not None:

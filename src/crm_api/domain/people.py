@@ -39,12 +39,20 @@ _READ_ALL = frozenset(
 _SALES = _READ_ALL | {"accounts:write", "contacts:write"}
 PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.ADMIN: _SALES
-    | {"accounts:transfer", "users:write", "teams:write", "api_keys:write", "api_keys:read"},
+    | {
+        "accounts:transfer",
+        "users:write",
+        "teams:write",
+        "api_keys:write",
+        "api_keys:read",
+        "operations:read",
+        "operations:write",
+    },
     Role.MANAGER: _SALES | {"accounts:transfer"},
     Role.REP: _SALES,
     Role.ASSISTANT: _SALES,
     Role.SERVICE_AGENT: _READ_ALL,
-    Role.AUDITOR: _READ_ALL,
+    Role.AUDITOR: _READ_ALL | {"operations:read"},
     Role.INTEGRATOR: _READ_ALL,
 }
 ALL_SCOPES = frozenset().union(*PERMISSIONS.values())
@@ -223,7 +231,12 @@ class User(CrmAggregate):
         ):
             changes["approval_limit_pct"] = limit = None
         assists = changes.get("assists", self.assists)
-        if "role" in changes and role is not Role.ASSISTANT and "assists" not in changes and self.assists:
+        if (
+            "role" in changes
+            and role is not Role.ASSISTANT
+            and "assists" not in changes
+            and self.assists
+        ):
             changes["assists"] = assists = []
         errors = _check_limit(role, limit) + _check_assists(role, assists, str(self.id))
         if errors:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from eventsourcing.utils import get_topic
-from sqlalchemy import BigInteger, Column, Connection, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, Connection, Integer, String, Table, Text, false
 from sqlalchemy.dialects import postgresql, sqlite
 
 from crm_api.db import UTCDateTime, metadata
@@ -19,6 +19,9 @@ tracking = Table(
     Column("updated_at", UTCDateTime, nullable=True),
     Column("error_position", BigInteger, nullable=True),
     Column("last_error", Text, nullable=True),
+    Column("failures", Integer, nullable=False, server_default="0"),
+    Column("paused", Boolean, nullable=False, server_default=false()),
+    Column("failed_at", UTCDateTime, nullable=True),
 )
 
 Handler = Callable[[Any, Connection, Any, int], None]

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import logging
 import threading
-import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, select, text, update
 
 from crm_api.application.notifier import LogNotifier
 from crm_api.projections.base import Projection, insert_ignore, tracking
+from crm_api.projections.status import lock_key
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +26,34 @@ PROGRESS_CHANNEL = "crm_projection_progress"
 SKIP_PERSIST_EVERY = 5000
 
 
+MAX_FAILURES_BEFORE_PAUSE = 5
+
+
 class LostRace(Exception):
     """Another runner advanced this projection first; the batch was rolled back."""
+
+
+class EventFailed(Exception):
+    """A handler raised on the event at `position`; the whole batch was rolled back."""
+
+    def __init__(self, position: int, error: BaseException) -> None:
+        super().__init__(f"event {position}: {error!r}")
+        self.position = position
+        self.error = error
+
+
+class Observer(Protocol):
+    def batch(self, projection: str, events: int) -> None: ...
+
+    def projection_failed(self, projection: str) -> None: ...
+
+
+class _NoObserver:
+    def batch(self, projection: str, events: int) -> None:
+        pass
+
+    def projection_failed(self, projection: str) -> None:
+        pass
 
 
 class ProjectionRunner:
@@ -52,7 +78,8 @@ class ProjectionRunner:
         self.poll_seconds = poll_seconds
         self.topics = projection.topics()
         self.is_postgres = engine.dialect.name == "postgresql"
-        self.failures = 0
+        self.observer: Observer = _NoObserver()
+        self._wake = threading.Event()
         self._ensure_tracking_row()
 
     @property
@@ -112,8 +139,11 @@ class ProjectionRunner:
             if int(conn.execute(query).scalar_one()) != recorded:
                 raise LostRace(self.name)
             for notification in notifications:
-                domain_event = self.app.mapper.to_domain_event(notification)
-                self.projection.apply(conn, domain_event, notification.id)
+                try:
+                    domain_event = self.app.mapper.to_domain_event(notification)
+                    self.projection.apply(conn, domain_event, notification.id)
+                except Exception as error:
+                    raise EventFailed(notification.id, error) from error
             moved = conn.execute(
                 update(tracking)
                 .where(tracking.c.name == self.name, tracking.c.position == recorded)
@@ -132,6 +162,7 @@ class ProjectionRunner:
                     {"channel": PROGRESS_CHANNEL, "payload": f"{self.name}:{new_position}"},
                 )
         self.notifier.progressed(self.name, new_position)
+        self.observer.batch(self.name, len(notifications))
         return new_position - start
 
     def _announce(self, position: int) -> None:
@@ -165,37 +196,105 @@ class ProjectionRunner:
             conn.execute(update(tracking).where(tracking.c.name == self.name).values(position=0))
         self.catch_up(progress)
 
-    def record_failure(self, error: BaseException) -> None:
-        position = self.effective_position(self.position())
+    def record_failure(self, error: BaseException) -> int:
+        """Note the failure on the tracking row; pause after MAX_FAILURES_BEFORE_PAUSE in a row.
+        Returns the consecutive failure count."""
+        position = (
+            error.position
+            if isinstance(error, EventFailed)
+            else self.effective_position(self.position()) + 1
+        )
+        cause = error.error if isinstance(error, EventFailed) else error
+        self.observer.projection_failed(self.name)
         with self.engine.begin() as conn:
+            failures = (
+                conn.execute(
+                    select(tracking.c.failures).where(tracking.c.name == self.name)
+                ).scalar_one()
+                + 1
+            )
             conn.execute(
                 update(tracking)
                 .where(tracking.c.name == self.name)
-                .values(error_position=position + 1, last_error=repr(error)[:2000])
+                .values(
+                    error_position=position,
+                    last_error=repr(cause)[:2000],
+                    failures=failures,
+                    failed_at=self.app.clock.now(),
+                    paused=failures >= MAX_FAILURES_BEFORE_PAUSE,
+                )
             )
+        self.notifier.set_healthy(self.name, False)
+        return int(failures)
+
+    def is_paused(self) -> bool:
+        with self.reader.connect() as conn:
+            return bool(
+                conn.execute(
+                    select(tracking.c.paused).where(tracking.c.name == self.name)
+                ).scalar_one()
+            )
+
+    def pause(self) -> None:
+        """Hold the projection where it is (maintenance); writes stop waiting for it."""
+        self._set_paused(True)
+        self.notifier.set_healthy(self.name, False)
+
+    def resume(self) -> None:
+        """Let a paused or failing projection try again now (after the cause has been fixed)."""
+        self._set_paused(False)
+        self.wake()
+
+    def wake(self) -> None:
+        self._wake.set()
+        self.notifier.appended()
+
+    def _set_paused(self, paused: bool) -> None:
+        values: dict[str, Any] = {"paused": paused}
+        if not paused:
+            values["failures"] = 0
+        with self.engine.begin() as conn:
+            conn.execute(update(tracking).where(tracking.c.name == self.name).values(**values))
 
     def run_forever(self, stop: threading.Event) -> None:
         with self._exclusive(stop) as acquired:
             if not acquired:
                 return
+            failures = 0
             while not stop.is_set():
                 seen = self.notifier.generation
+                if self.is_paused():
+                    self.notifier.set_healthy(self.name, False)
+                    self.notifier.wait_for_append(seen, self.poll_seconds)
+                    continue
                 try:
                     moved = self.run_once()
-                    self.failures = 0
                 except LostRace:
                     continue
                 except Exception as error:
-                    self.failures += 1
                     log.exception("projection %s failed", self.name)
                     try:
-                        self.record_failure(error)
+                        failures = self.record_failure(error)
                     except Exception:
+                        failures += 1
                         log.exception("could not record the failure of %s", self.name)
-                    stop.wait(min(30.0, 0.5 * 2 ** min(self.failures, 6)))
+                    self._wake.wait(min(30.0, 0.5 * 2 ** min(failures - 1, 6)))
+                    self._wake.clear()
                     continue
+                if failures:
+                    failures = 0
+                    self._clear_failures()
+                self.notifier.set_healthy(self.name, True)
                 if moved == 0:
                     self.notifier.wait_for_append(seen, self.poll_seconds)
+
+    def _clear_failures(self) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(tracking)
+                .where(tracking.c.name == self.name)
+                .values(failures=0, error_position=None, last_error=None)
+            )
 
     @contextmanager
     def _exclusive(self, stop: threading.Event) -> Iterator[bool]:
@@ -204,7 +303,7 @@ class ProjectionRunner:
         if not self.is_postgres:
             yield True
             return
-        key = zlib.crc32(f"crm_projection:{self.name}".encode())
+        key = lock_key(self.name)
         with self.engine.connect() as conn:
             while not stop.is_set():
                 if conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():

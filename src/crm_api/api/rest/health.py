@@ -1,19 +1,36 @@
-"""/health (process up, workspace, version) and /ready (database, migrations, projections)."""
+"""/health (process up, workspace, version), /ready (database, migrations, projections) and
+/api/v1/projections (operators: status and resume)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import select, text
+from pydantic import BaseModel
+from sqlalchemy import text
 
 from crm_api import __version__
-from crm_api.api.rest.deps import ServicesDep
+from crm_api.api.rest.conventions import PROBLEMS
+from crm_api.api.rest.deps import CurrentPrincipal, ServicesDep
 from crm_api.db import migration_status
-from crm_api.projections.base import tracking
+from crm_api.domain.errors import NotFound
 
 router = APIRouter(tags=["health"])
+operations = APIRouter(prefix="/api/v1/projections", tags=["operations"], responses=PROBLEMS)
+
+
+class ProjectionOut(BaseModel):
+    name: str
+    position: int
+    head: int
+    lag: int
+    lag_seconds: float
+    paused: bool
+    failures: int
+    error_position: int | None
+    last_error: str | None
+    holder: str | None
 
 
 @router.get("/health")
@@ -28,32 +45,64 @@ def health(services: ServicesDep) -> dict[str, Any]:
 
 @router.get("/ready")
 def ready(services: ServicesDep) -> JSONResponse:
-    checks: dict[str, Any] = {}
-    ok = True
+    """503 unless the database answers, migrations are at head, and every projection is
+    healthy and within its lag budget."""
     try:
         with services.read() as conn:
             conn.execute(text("SELECT 1"))
-            rows = {r.name: r for r in conn.execute(select(tracking))}
-        head = services.app.head()
-        checks["database"] = "ok"
+        statuses = services.status()
+        current, latest = migration_status(services.store)
     except Exception as error:
-        return JSONResponse({"status": "unavailable", "checks": {"database": str(error)}}, 503)
-    current, latest = migration_status(services.store)
-    checks["migrations"] = {"current": current, "head": latest}
-    ok = ok and current == latest
+        body = {"status": "unavailable", "checks": {"database": type(error).__name__}}
+        return JSONResponse(body, 503)
+    budget = services.settings.projection_lag_budget_seconds
     projections = {}
-    for name in services.runners:
-        row = rows.get(name)
-        position = row.position if row else 0
-        projections[name] = {
-            "position": position,
-            "lag": head - position,
-            "error_position": row.error_position if row else None,
-            "last_error": row.last_error if row else None,
+    ok = current == latest
+    for status in statuses:
+        healthy = status.last_error is None and not status.paused and status.lag_seconds <= budget
+        ok = ok and healthy
+        projections[status.name] = {
+            "ok": healthy,
+            "position": status.position,
+            "lag": status.lag,
+            "lag_seconds": status.lag_seconds,
+            "paused": status.paused,
+            "error_position": status.error_position,
+            "last_error": status.last_error,
         }
-        ok = ok and (row is None or row.last_error is None)
-    checks["projections"] = projections
-    checks["log_head"] = head
-    return JSONResponse(
-        {"status": "ok" if ok else "degraded", "checks": checks}, 200 if ok else 503
-    )
+    body = {
+        "status": "ok" if ok else "degraded",
+        "checks": {
+            "database": "ok",
+            "migrations": {"current": current, "head": latest},
+            "log_head": statuses[0].head if statuses else services.app.head(),
+            "projections": projections,
+        },
+    }
+    return JSONResponse(body, 200 if ok else 503)
+
+
+@operations.get("", response_model=list[ProjectionOut])
+def list_projections(principal: CurrentPrincipal, services: ServicesDep) -> Any:
+    principal.require("operations:read")
+    return [vars(s) for s in services.status()]
+
+
+@operations.post("/{name}/resume", status_code=204)
+def resume_projection(name: str, principal: CurrentPrincipal, services: ServicesDep) -> Response:
+    """Let a projection paused after repeated failures try again (once its cause is fixed)."""
+    principal.require("operations:write")
+    if name not in services.runners:
+        raise NotFound(f"no projection {name}")
+    services.resume(name)
+    return Response(status_code=204)
+
+
+@operations.post("/{name}/pause", status_code=204)
+def pause_projection(name: str, principal: CurrentPrincipal, services: ServicesDep) -> Response:
+    """Hold a projection where it is (maintenance); writes stop waiting for it."""
+    principal.require("operations:write")
+    if name not in services.runners:
+        raise NotFound(f"no projection {name}")
+    services.pause(name)
+    return Response(status_code=204)

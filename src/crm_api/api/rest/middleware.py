@@ -15,12 +15,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from crm_api.api.rest.deps import authenticate_request
 from crm_api.application.idempotency import Claimed, InFlight, Mismatch, Replay, command_id_for
 from crm_api.domain.errors import DomainError
-from crm_api.errors import PROBLEM_JSON, problem_body
+from crm_api.errors import PROBLEM_JSON, count_problem, problem_body
 
+OUTCOME_NAMES = {
+    Claimed: "claimed",
+    Replay: "replayed",
+    Mismatch: "mismatch",
+    InFlight: "in_flight",
+}
 REPLAYED_HEADERS = ("etag", "location", "x-log-position", "content-type")
 
 
-async def send_problem(send: Send, status: int, code: str, title: str, detail: str) -> None:
+async def send_problem(
+    scope: Scope, send: Send, status: int, code: str, title: str, detail: str
+) -> None:
+    if "app" in scope:
+        count_problem(scope["app"], status, code)
     body = json.dumps(problem_body(status, code, title, detail)).encode()
     await send(
         {
@@ -59,7 +69,11 @@ class RequestLimits:
         query = scope.get("query_string", b"").lower()
         if "\x00" in scope["path"] or b"%00" in query or b"\x00" in query:
             await send_problem(
-                send, 400, "invalid_characters", "Invalid characters",
+                scope,
+                send,
+                400,
+                "invalid_characters",
+                "Invalid characters",
                 "the path or query string contains a NUL character",
             )
             return
@@ -68,7 +82,12 @@ class RequestLimits:
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await send_problem(
-                send, 413, "payload_too_large", "Payload too large", f"bodies are limited to {limit} bytes"
+                scope,
+                send,
+                413,
+                "payload_too_large",
+                "Payload too large",
+                f"bodies are limited to {limit} bytes",
             )
             return
         received = 0
@@ -94,7 +113,12 @@ class RequestLimits:
         except TooLarge:
             if not started:
                 await send_problem(
-                    send, 413, "payload_too_large", "Payload too large", f"bodies are limited to {limit} bytes"
+                    scope,
+                    send,
+                    413,
+                    "payload_too_large",
+                    "Payload too large",
+                    f"bodies are limited to {limit} bytes",
                 )
 
 
@@ -142,7 +166,11 @@ class Idempotency:
             return
         if not key or len(key) > 255:
             await send_problem(
-                send, 400, "invalid_idempotency_key", "Invalid Idempotency-Key",
+                scope,
+                send,
+                400,
+                "invalid_idempotency_key",
+                "Invalid Idempotency-Key",
                 "Idempotency-Key must be 1 to 255 characters",
             )
             return
@@ -165,15 +193,26 @@ class Idempotency:
         outcome = await to_thread.run_sync(
             services.idempotency.claim, principal.id, key, request_hash, services.clock.now()
         )
+        metrics = getattr(scope["app"].state, "metrics", None)
+        if metrics is not None:
+            metrics.idempotency_outcome(OUTCOME_NAMES[type(outcome)])
         if isinstance(outcome, Mismatch):
             await send_problem(
-                send, 422, "idempotency_key_reused", "Idempotency-Key reused",
+                scope,
+                send,
+                422,
+                "idempotency_key_reused",
+                "Idempotency-Key reused",
                 "this Idempotency-Key was used with a different request; use a new key",
             )
             return
         if isinstance(outcome, InFlight):
             await send_problem(
-                send, 409, "idempotency_key_in_flight", "Request in progress",
+                scope,
+                send,
+                409,
+                "idempotency_key_in_flight",
+                "Request in progress",
                 "a request with this Idempotency-Key is still running; retry later",
             )
             return
@@ -182,7 +221,9 @@ class Idempotency:
             return
         assert isinstance(outcome, Claimed)
         scope["state"]["command_id"] = command_id_for(principal.id, key)
-        await self._run_and_keep(scope, _replay_body(body, receive), send, services, principal.id, key)
+        await self._run_and_keep(
+            scope, _replay_body(body, receive), send, services, principal.id, key
+        )
 
     async def _principal(self, scope: Scope, services: Any, headers: dict[str, str]) -> Any:
         try:
@@ -217,7 +258,12 @@ class Idempotency:
             await to_thread.run_sync(services.idempotency.release, principal_id, key)
         else:
             await to_thread.run_sync(
-                services.idempotency.complete, principal_id, key, status, kept_headers, b"".join(chunks)
+                services.idempotency.complete,
+                principal_id,
+                key,
+                status,
+                kept_headers,
+                b"".join(chunks),
             )
 
 
