@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from prometheus_fastapi_instrumentator import Instrumentator
@@ -76,4 +77,25 @@ def create_app(
         excluded_handlers=["/metrics"],
     ).instrument(app).expose(app, include_in_schema=False)
     app.add_middleware(AccessLog)
+    _serve_problems_as_problem_json(app)
     return app
+
+
+def _serve_problems_as_problem_json(app: FastAPI) -> None:
+    """FastAPI documents response models as application/json; our problems are sent as
+    application/problem+json, so the document says so."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    for status, response in operation.get("responses", {}).items():
+                        content = response.get("content", {})
+                        if status[0] in "45" and "application/json" in content:
+                            content["application/problem+json"] = content.pop("application/json")
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
