@@ -58,7 +58,7 @@ async def _run(
 
     def run() -> dict[str, Any]:
         outcome = command(ctx)
-        services.wait_for(outcome.position)
+        services.wait_for(outcome.position, outcome.topics)
         return view(outcome.record)
 
     return await to_thread.run_sync(run)
