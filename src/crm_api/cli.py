@@ -164,27 +164,25 @@ def status() -> None:
 @projections_cli.command("pause")
 def projections_pause(name: Annotated[str, typer.Argument(help="The projection to hold.")]) -> None:
     """Hold a projection where it is (maintenance); resume it with `projections resume`."""
-    services = _services()
-    try:
-        if name not in services.runners:
-            _fail(f"no projection '{name}'", f"choose one of: {', '.join(services.runners)}")
-        services.pause(name)
-    finally:
-        services.close()
+    _on_projection(name, "pause")
     console.print(f"paused {name}; resume it with `crm-api projections resume {name}`")
 
 
 @projections_cli.command("resume")
 def projections_resume(name: Annotated[str, typer.Argument(help="The paused projection.")]) -> None:
-    """Let a projection paused after repeated failures try again (fix the cause first)."""
+    """Let a paused or failing projection try again (fix the cause first)."""
+    _on_projection(name, "resume")
+    console.print(f"resumed {name}; watch it with `crm-api status`")
+
+
+def _on_projection(name: str, action: str) -> None:
     services = _services()
     try:
         if name not in services.runners:
             _fail(f"no projection '{name}'", f"choose one of: {', '.join(services.runners)}")
-        services.resume(name)
+        getattr(services.runners[name], action)()
     finally:
         services.close()
-    console.print(f"resumed {name}; watch it with `crm-api status`")
 
 
 @projections_cli.command("rebuild")

@@ -77,12 +77,6 @@ class Services:
     def status(self) -> list[ProjectionStatus]:
         return projection_status(self, self.clock.now())
 
-    def resume(self, projection: str) -> None:
-        self.runners[projection].resume()
-
-    def pause(self, projection: str) -> None:
-        self.runners[projection].pause()
-
     @contextmanager
     def read(self) -> Iterator[Connection]:
         with self.engine.connect() as conn:

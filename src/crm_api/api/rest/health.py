@@ -7,30 +7,19 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 from sqlalchemy import text
 
 from crm_api import __version__
 from crm_api.api.rest.conventions import PROBLEMS
 from crm_api.api.rest.deps import CurrentPrincipal, ServicesDep
+from crm_api.application.services import Services
 from crm_api.db import migration_status
 from crm_api.domain.errors import NotFound
+from crm_api.projections.runner import ProjectionRunner
+from crm_api.projections.status import ProjectionStatus
 
 router = APIRouter(tags=["health"])
 operations = APIRouter(prefix="/api/v1/projections", tags=["operations"], responses=PROBLEMS)
-
-
-class ProjectionOut(BaseModel):
-    name: str
-    position: int
-    head: int
-    lag: int
-    lag_seconds: float
-    paused: bool
-    failures: int
-    error_position: int | None
-    last_error: str | None
-    holder: str | None
 
 
 @router.get("/health")
@@ -82,27 +71,29 @@ def ready(services: ServicesDep) -> JSONResponse:
     return JSONResponse(body, 200 if ok else 503)
 
 
-@operations.get("", response_model=list[ProjectionOut])
+@operations.get("", response_model=list[ProjectionStatus])
 def list_projections(principal: CurrentPrincipal, services: ServicesDep) -> Any:
     principal.require("operations:read")
-    return [vars(s) for s in services.status()]
-
-
-@operations.post("/{name}/resume", status_code=204)
-def resume_projection(name: str, principal: CurrentPrincipal, services: ServicesDep) -> Response:
-    """Let a projection paused after repeated failures try again (once its cause is fixed)."""
-    principal.require("operations:write")
-    if name not in services.runners:
-        raise NotFound(f"no projection {name}")
-    services.resume(name)
-    return Response(status_code=204)
+    return services.status()
 
 
 @operations.post("/{name}/pause", status_code=204)
 def pause_projection(name: str, principal: CurrentPrincipal, services: ServicesDep) -> Response:
     """Hold a projection where it is (maintenance); writes stop waiting for it."""
     principal.require("operations:write")
+    _runner(services, name).pause()
+    return Response(status_code=204)
+
+
+@operations.post("/{name}/resume", status_code=204)
+def resume_projection(name: str, principal: CurrentPrincipal, services: ServicesDep) -> Response:
+    """Let a paused or failing projection try again now (once its cause is fixed)."""
+    principal.require("operations:write")
+    _runner(services, name).resume()
+    return Response(status_code=204)
+
+
+def _runner(services: Services, name: str) -> ProjectionRunner:
     if name not in services.runners:
         raise NotFound(f"no projection {name}")
-    services.pause(name)
-    return Response(status_code=204)
+    return services.runners[name]

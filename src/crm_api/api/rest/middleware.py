@@ -81,14 +81,7 @@ class RequestLimits:
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            await send_problem(
-                scope,
-                send,
-                413,
-                "payload_too_large",
-                "Payload too large",
-                f"bodies are limited to {limit} bytes",
-            )
+            await _too_large(scope, send, limit)
             return
         received = 0
         started = False
@@ -112,14 +105,18 @@ class RequestLimits:
             await self.app(scope, limited_receive, tracking_send)
         except TooLarge:
             if not started:
-                await send_problem(
-                    scope,
-                    send,
-                    413,
-                    "payload_too_large",
-                    "Payload too large",
-                    f"bodies are limited to {limit} bytes",
-                )
+                await _too_large(scope, send, limit)
+
+
+async def _too_large(scope: Scope, send: Send, limit: int) -> None:
+    await send_problem(
+        scope,
+        send,
+        413,
+        "payload_too_large",
+        "Payload too large",
+        f"bodies are limited to {limit} bytes",
+    )
 
 
 class ResponseHeaders:
