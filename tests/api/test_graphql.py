@@ -337,3 +337,29 @@ def test_an_unexpected_failure_is_answered_without_details(company, services, mo
 
     assert codes(body) == ["internal_error"]
     assert "hunter2" not in str(body)
+
+
+def test_an_idempotency_key_reused_for_other_arguments_is_refused(client, company):
+    mutation = """mutation($name: String!, $owner: ID!) {
+      createAccount(input: {name: $name, ownerId: $owner}, idempotencyKey: "gk-1") { id name }
+    }"""
+    owner = company.ids["rep_a"]
+    first = client.post(
+        "/graphql",
+        json={"query": mutation, "variables": {"name": "Acme", "owner": owner}},
+        headers=company.as_("rep_a"),
+    ).json()
+    again = client.post(
+        "/graphql",
+        json={"query": mutation, "variables": {"name": "Acme", "owner": owner}},
+        headers=company.as_("rep_a"),
+    ).json()
+    other = client.post(
+        "/graphql",
+        json={"query": mutation, "variables": {"name": "Globex", "owner": owner}},
+        headers=company.as_("rep_a"),
+    ).json()
+    assert first["data"]["createAccount"]["name"] == "Acme"
+    assert again["data"]["createAccount"] == first["data"]["createAccount"]
+    assert other["data"] is None
+    assert other["errors"][0]["extensions"]["code"] == "idempotency_key_reused"

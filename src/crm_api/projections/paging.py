@@ -63,7 +63,7 @@ class Sort:
         return ",".join(("-" if d else "") + k for k, d in self.keys)
 
 
-def _encode(sort: Sort, values: list[Any]) -> str:
+def encode_cursor(sort: Sort, values: list[Any]) -> str:
     payload = {
         "s": sort.text(),
         "k": [v.isoformat() if isinstance(v, datetime) else v for v in values],
@@ -125,5 +125,5 @@ def keyset_page(
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        next_cursor = _encode(sort, [last[name] for name, _ in sort.keys])
+        next_cursor = encode_cursor(sort, [last[name] for name, _ in sort.keys])
     return Page(rows, next_cursor)

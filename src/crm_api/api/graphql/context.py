@@ -17,7 +17,7 @@ from strawberry.fastapi import BaseContext
 
 from crm_api.api.graphql.loaders import Loaders
 from crm_api.application.app import CommandContext
-from crm_api.application.idempotency import command_id_for
+from crm_api.application.idempotency import Claimed, Mismatch, command_id_for
 from crm_api.application.services import Services
 from crm_api.domain.errors import DomainError, FieldError, ValidationFailed
 from crm_api.domain.people import Principal
@@ -55,13 +55,15 @@ class GraphQLContext(BaseContext):
         assert self._principal is not None
         return self._principal
 
-    async def command(self, idempotency_key: str | None) -> CommandContext:
+    async def command(self, idempotency_key: str | None, fingerprint: str) -> CommandContext:
         """A command's ids: a retried mutation with the same key gets the same command id, so
-        the aggregate recognises it instead of recording it twice."""
+        the aggregate recognises it instead of recording it twice. The key is kept in the same
+        store as REST's: reused for another mutation or other arguments, it is refused."""
         principal = await self.principal()
         if idempotency_key is None:
             command_id = str(uuid4())
         elif 0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
+            await self._claim(principal, idempotency_key, fingerprint)
             command_id = command_id_for(principal.id, idempotency_key)
         else:
             raise ValidationFailed([FieldError("idempotencyKey", "must be 1 to 255 characters")])
@@ -74,6 +76,19 @@ class GraphQLContext(BaseContext):
         return CommandContext(
             principal=principal, command_id=command_id, correlation_id=correlation_id
         )
+
+    async def _claim(self, principal: Principal, key: str, fingerprint: str) -> None:
+        store = self.services.idempotency
+        outcome = await to_thread.run_sync(
+            store.claim, principal.id, f"graphql:{key}", fingerprint, self.services.clock.now()
+        )
+        if isinstance(outcome, Mismatch):
+            raise DomainError(
+                "this idempotencyKey was used with another mutation or other arguments; use a new key",
+                code="idempotency_key_reused",
+            )
+        if isinstance(outcome, Claimed):
+            await to_thread.run_sync(store.complete, principal.id, f"graphql:{key}", 200, {}, b"")
 
     def _credentials(self) -> tuple[str | None, str | None]:
         params: dict[str, Any] = {}

@@ -3,6 +3,8 @@ the read models show it (read-your-writes)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -23,7 +25,7 @@ from crm_api.api.graphql.inputs import (
     validated,
 )
 from crm_api.api.graphql.types import Account, Contact, Team, User
-from crm_api.api.rest.accounts import AccountCreate, AccountUpdate, Transfer, _details
+from crm_api.api.rest.accounts import AccountCreate, AccountUpdate, Transfer, account_details
 from crm_api.api.rest.contacts import ContactCreate, ContactUpdate
 from crm_api.api.rest.teams import TeamCreate, TeamUpdate
 from crm_api.api.rest.users import UserCreate, UserUpdate
@@ -53,7 +55,7 @@ async def _run(
     view: Callable[[A], dict[str, Any]],
 ) -> dict[str, Any]:
     context = info.context
-    ctx = await context.command(idempotency_key)
+    ctx = await context.command(idempotency_key, _fingerprint(info))
     services = context.services
 
     def run() -> dict[str, Any]:
@@ -62,6 +64,13 @@ async def _run(
         return view(outcome.record)
 
     return await to_thread.run_sync(run)
+
+
+def _fingerprint(info: Info) -> str:
+    """The mutation and its arguments, as an Idempotency-Key must always mean the same."""
+    field = info.selected_fields[0]
+    raw = json.dumps([field.name, field.arguments], sort_keys=True, default=str)
+    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 def _id_or_none(value: Any) -> str | None:
@@ -77,7 +86,7 @@ class AccountMutation:
         input: CreateAccountInput,
         idempotency_key: IdempotencyKey = None,
     ) -> Account:
-        details = _details(validated(AccountCreate, input))
+        details = account_details(validated(AccountCreate, input))
         row = await _run(
             info,
             idempotency_key,
@@ -95,7 +104,7 @@ class AccountMutation:
         if_match: IfMatch = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Account:
-        changes = _details(validated(AccountUpdate, input))
+        changes = account_details(validated(AccountUpdate, input))
         accounts = info.context.services.accounts
         row = await _run(
             info,

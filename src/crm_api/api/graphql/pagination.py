@@ -9,7 +9,7 @@ from typing import Any, Generic, TypeVar
 import strawberry
 
 from crm_api.domain.errors import FieldError, ValidationFailed
-from crm_api.projections.paging import MAX_LIMIT, Page, Sort, _encode
+from crm_api.projections.paging import MAX_LIMIT, Page, Sort, encode_cursor
 
 DEFAULT_PAGE_SIZE = 50
 
@@ -53,5 +53,5 @@ def connection(nodes: Sequence[T], cursors: Sequence[str], has_next_page: bool) 
 
 
 def keyset_connection(page: Page, sort: Sort, node: Callable[[dict[str, Any]], T]) -> Connection[T]:
-    cursors = [_encode(sort, [row[name] for name, _ in sort.keys]) for row in page.rows]
+    cursors = [encode_cursor(sort, [row[name] for name, _ in sort.keys]) for row in page.rows]
     return connection([node(row) for row in page.rows], cursors, page.has_more)

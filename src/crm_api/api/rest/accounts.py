@@ -86,7 +86,7 @@ class AccountOut(BaseModel):
     updated_at: datetime
 
 
-def _details(body: AccountCreate | AccountUpdate) -> dict[str, Any]:
+def account_details(body: AccountCreate | AccountUpdate) -> dict[str, Any]:
     details = body.model_dump(exclude_unset=isinstance(body, AccountUpdate))
     if "owner_id" in details:
         details["owner_id"] = str(details["owner_id"])
@@ -101,7 +101,7 @@ def _details(body: AccountCreate | AccountUpdate) -> dict[str, Any]:
 def open_account(
     body: AccountCreate, ctx: Command, services: ServicesDep, response: Response
 ) -> Any:
-    outcome = services.accounts.open_account(ctx, **_details(body))
+    outcome = services.accounts.open_account(ctx, **account_details(body))
     return written(services, response, outcome, account_view, created_at=router.prefix)
 
 
@@ -160,7 +160,7 @@ def change_account(
     services: ServicesDep,
     response: Response,
 ) -> Any:
-    outcome = services.accounts.change_account(ctx, account_id, _details(body), if_match)
+    outcome = services.accounts.change_account(ctx, account_id, account_details(body), if_match)
     return written(services, response, outcome, account_view)
 
 
