@@ -59,6 +59,9 @@ class LogNotifier:
                     self._unhealthy.add(projection)
                 self._cond.notify_all()
 
+    def is_healthy(self, projection: str) -> bool:
+        return projection not in self._unhealthy
+
     def wait_for_health(self, projection: str, healthy: bool, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         with self._cond:

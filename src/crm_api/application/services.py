@@ -147,6 +147,12 @@ class Services:
             for runner in runners:
                 runner.catch_up()
             return True
+        for runner in runners:
+            if runner.active and self.notifier.is_healthy(runner.name):
+                try:
+                    runner.catch_up_to(position)
+                except Exception:
+                    log.debug("catching up %s inline failed; its runner will retry", runner.name)
         timeout = self.settings.read_your_writes_timeout if timeout is None else timeout
         if not self._threads:
             for runner in self.runners.values():

@@ -80,6 +80,12 @@ class ProjectionRunner:
         self.is_postgres = engine.dialect.name == "postgresql"
         self.observer: Observer = _NoObserver()
         self._wake = threading.Event()
+        self._mutex = threading.Lock()
+        self._recorded: int | None = None
+        self._paused = False
+        """The tracking position this runner last read or wrote; checked under the row lock."""
+        self.active = False
+        """True while this process's runner thread holds the projection (see `_exclusive`)."""
         self._ensure_tracking_row()
 
     @property
@@ -109,8 +115,11 @@ class ProjectionRunner:
         low, high = self._skipped
         return high if low <= recorded <= high else recorded
 
-    def run_once(self) -> int:
+    def run_once(self, head: int | None = None) -> int:
         """Apply the next batch; returns how many log positions it advanced over.
+
+        Threads of one process take turns (a mutex), so a request catching up for
+        read-your-writes and the runner thread never contend on the database lock.
 
         A range without events for this projection costs one read and no write (it is noted in
         memory, persisted every SKIP_PERSIST_EVERY events). A batch to apply locks the tracking
@@ -118,9 +127,20 @@ class ProjectionRunner:
         second runner of the same projection waits instead of applying it too; the
         compare-and-set on the position is the final guard.
         """
-        recorded = self.position()
+        with self._mutex:
+            if self._paused:
+                return 0
+            try:
+                return self._run_once(head)
+            except LostRace:
+                self._recorded = None
+                raise
+
+    def _run_once(self, head: int | None) -> int:
+        recorded = self._recorded if self._recorded is not None else self.position()
         start = self.effective_position(recorded)
-        head = self.app.recorder.max_notification_id() or 0
+        if head is None:
+            head = self.app.recorder.max_notification_id() or 0
         if head <= start:
             self.notifier.progressed(self.name, start)
             return 0
@@ -161,6 +181,7 @@ class ProjectionRunner:
                     text("SELECT pg_notify(:channel, :payload)"),
                     {"channel": PROGRESS_CHANNEL, "payload": f"{self.name}:{new_position}"},
                 )
+        self._recorded = new_position
         self.notifier.progressed(self.name, new_position)
         self.observer.batch(self.name, len(notifications))
         return new_position - start
@@ -174,6 +195,17 @@ class ProjectionRunner:
                     {"channel": PROGRESS_CHANNEL, "payload": f"{self.name}:{position}"},
                 )
                 conn.commit()
+
+    def catch_up_to(self, position: int) -> bool:
+        """Apply batches in this thread until `position` is applied (read-your-writes without
+        a hand-off to the runner thread); False if the log ends first."""
+        while (self.notifier.position_of(self.name) or 0) < position:
+            try:
+                if self.run_once(head=position) == 0:
+                    return (self.notifier.position_of(self.name) or 0) >= position
+            except LostRace:
+                continue
+        return True
 
     def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
         """Run batches until the projection has reached the head of the log."""
@@ -194,6 +226,7 @@ class ProjectionRunner:
         with self.engine.begin() as conn:
             self.projection.clear(conn)
             conn.execute(update(tracking).where(tracking.c.name == self.name).values(position=0))
+        self._recorded = None
         self.catch_up(progress)
 
     def record_failure(self, error: BaseException) -> int:
@@ -237,13 +270,31 @@ class ProjectionRunner:
 
     def pause(self) -> None:
         """Hold the projection where it is (maintenance); writes stop waiting for it."""
-        self._set_paused(True)
-        self.notifier.set_healthy(self.name, False)
+        with self._mutex:
+            self._set_paused(True)
+            self._paused = True
+            self.notifier.set_healthy(self.name, False)
 
     def resume(self) -> None:
         """Let a paused or failing projection try again now (after the cause has been fixed)."""
-        self._set_paused(False)
+        with self._mutex:
+            self._set_paused(False)
+            self._paused = False
         self.wake()
+
+    def _refresh_paused(self) -> bool:
+        """Pausing may come from another process (`crm-api projections pause`): the tracking
+        row is the authority, read under the mutex so a local pause is never overwritten."""
+        with self._mutex:
+            self._paused = self.is_paused()
+            if self._paused:
+                self.notifier.set_healthy(self.name, False)
+            return self._paused
+
+    def _mark_healthy(self) -> None:
+        with self._mutex:
+            if not self._paused:
+                self.notifier.set_healthy(self.name, True)
 
     def wake(self) -> None:
         self._wake.set()
@@ -263,8 +314,7 @@ class ProjectionRunner:
             failures = 0
             while not stop.is_set():
                 seen = self.notifier.generation
-                if self.is_paused():
-                    self.notifier.set_healthy(self.name, False)
+                if self._refresh_paused():
                     self.notifier.wait_for_append(seen, self.poll_seconds)
                     continue
                 try:
@@ -284,7 +334,7 @@ class ProjectionRunner:
                 if failures:
                     failures = 0
                     self._clear_failures()
-                self.notifier.set_healthy(self.name, True)
+                self._mark_healthy()
                 if moved == 0:
                     self.notifier.wait_for_append(seen, self.poll_seconds)
 
@@ -301,16 +351,22 @@ class ProjectionRunner:
         """On PostgreSQL one process at a time runs a projection (an advisory lock); others
         wait their turn. SQLite serves one process, so there is nothing to share."""
         if not self.is_postgres:
-            yield True
+            self.active = True
+            try:
+                yield True
+            finally:
+                self.active = False
             return
         key = lock_key(self.name)
         with self.engine.connect() as conn:
             while not stop.is_set():
                 if conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
                     conn.commit()
+                    self.active = True
                     try:
                         yield True
                     finally:
+                        self.active = False
                         conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
                         conn.commit()
                     return
