@@ -119,7 +119,7 @@ def test_a_poisoned_event_fails_readiness_for_its_projection_only_and_recovers_a
     assert "cannot project this account" in projections["accounts"]["last_error"]
     assert projections["accounts"]["error_position"] == services.app.head()
     listed = client.get("/api/v1/projections", headers=company.as_("auditor")).json()
-    assert {p["name"]: p["failures"] >= 1 for p in listed} == {"directory": False, "accounts": True}
+    assert {p["name"] for p in listed if p["failures"]} == {"accounts"}
 
     monkeypatch.setitem(AccountsProjection._handlers, Account.Opened, original)
     assert (
