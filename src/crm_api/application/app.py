@@ -23,6 +23,7 @@ from crm_api.domain.base import CrmAggregate
 from crm_api.domain.context import Clock, EventMeta, recording
 from crm_api.domain.errors import DomainError, NotFound, VersionConflict
 from crm_api.domain.people import Principal
+from crm_api.domain.uniqueness import UniqueClaim
 
 T = TypeVar("T", bound=CrmAggregate)
 
@@ -136,7 +137,7 @@ class CrmApplication(Application[UUID]):
     def load(self, record_id: str | UUID, cls: type[T], what: str | None = None) -> T:
         what = what or cls.kind
         try:
-            aggregate = self.repository.get(parse_id(record_id, what))
+            aggregate: Any = self.repository.get(parse_id(record_id, what))
         except AggregateNotFoundError:
             raise NotFound(f"{what} {record_id} not found") from None
         if not isinstance(aggregate, cls):
@@ -145,6 +146,18 @@ class CrmApplication(Application[UUID]):
 
     def exists(self, record_id: UUID) -> bool:
         return record_id in self.repository
+
+    def claim_unique(self, namespace: str, value: str, holder_id: str, code: str) -> UniqueClaim:
+        """Claim a unique value (an email, a sku) for a record; save the claim with the record.
+        Taken by another holder → Conflict(code)."""
+        claim_id = UniqueClaim.id_for(namespace, value)
+        if self.exists(claim_id):
+            claim = self.load(claim_id, UniqueClaim)
+            claim.claim_again(holder_id, code)
+            return claim
+        return UniqueClaim.with_id(
+            claim_id, namespace=namespace, value=value.lower(), holder_id=holder_id
+        )
 
     def create(
         self,
@@ -225,6 +238,7 @@ class CrmApplication(Application[UUID]):
         uuid = parse_id(record_id, cls.kind)
         self.load(uuid, cls)
         aggregate = None
+        event: Any
         for event in self.events.get(uuid):
             if event.timestamp > at:
                 break

@@ -61,7 +61,7 @@ class DirectoryService:
         self._check_references(team_id=team_id, assists=assists)
 
         def build(user_id: UUID) -> list[CrmAggregate]:
-            claim = self._claim("email", email, str(user_id), "email_taken")
+            claim = self.app.claim_unique("email", email, str(user_id), "email_taken")
             user = User.register(
                 id=user_id,
                 name=name,
@@ -92,7 +92,7 @@ class DirectoryService:
             claims: list[CrmAggregate] = []
             new_email = changes.get("email")
             if new_email is not None and new_email.lower() != user.email:
-                claims.append(self._claim("email", new_email, str(user.id), "email_taken"))
+                claims.append(self.app.claim_unique("email", new_email, str(user.id), "email_taken"))
                 old = self.app.load(UniqueClaim.id_for("email", user.email), UniqueClaim)
                 old.release()
                 claims.append(old)
@@ -124,7 +124,7 @@ class DirectoryService:
         ctx.principal.require("teams:write")
         self._check_manager(manager_id)
         return self.app.create(
-            ctx, Team, lambda team_id: [Team(id=team_id, name=name, manager_id=manager_id)]
+            ctx, Team, lambda team_id: [Team.with_id(team_id, name=name, manager_id=manager_id)]
         )
 
     @command
@@ -148,16 +148,6 @@ class DirectoryService:
 
     def get_team(self, team_id: str) -> Team:
         return self.app.load(team_id, Team)
-
-    def _claim(self, namespace: str, value: str, holder_id: str, code: str) -> UniqueClaim:
-        claim_id = UniqueClaim.id_for(namespace, value)
-        if self.app.exists(claim_id):
-            claim = self.app.load(claim_id, UniqueClaim)
-            claim.claim_again(holder_id, code)
-            return claim
-        return UniqueClaim(
-            id=claim_id, namespace=namespace, value=value.lower(), holder_id=holder_id
-        )
 
     def _user_or_none(self, user_id: str) -> User | None:
         try:

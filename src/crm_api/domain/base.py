@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
@@ -41,6 +42,12 @@ class CrmAggregate(Aggregate):
 
     class Created(Event, Aggregate.Created):
         pass
+
+    @classmethod
+    def with_id(cls, record_id: UUID, **fields: Any) -> Self:
+        """Create the record under a chosen id (the application derives it from the command
+        id). The eventsourcing metaclass accepts `id`; type checkers cannot see that."""
+        return cls(id=record_id, **fields)  # type: ignore[call-arg]
 
     @classmethod
     def _create(cls, event_class: Any, **kwargs: Any) -> Any:

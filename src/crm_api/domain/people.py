@@ -34,7 +34,14 @@ class Role(StrEnum):
 OWNER_ROLES = frozenset({Role.REP, Role.MANAGER})
 
 _READ_ALL = frozenset(
-    {"accounts:read", "contacts:read", "users:read", "teams:read", "history:read"}
+    {
+        "accounts:read",
+        "contacts:read",
+        "users:read",
+        "teams:read",
+        "history:read",
+        "products:read",
+    }
 )
 _SALES = _READ_ALL | {"accounts:write", "contacts:write"}
 PERMISSIONS: dict[Role, frozenset[str]] = {
@@ -45,6 +52,7 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
         "teams:write",
         "api_keys:write",
         "api_keys:read",
+        "products:write",
         "operations:read",
         "operations:write",
     },
@@ -53,7 +61,8 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.ASSISTANT: _SALES,
     Role.SERVICE_AGENT: _READ_ALL,
     Role.AUDITOR: _READ_ALL | {"operations:read"},
-    Role.INTEGRATOR: _READ_ALL,
+    # Integrators keep the catalogue in step with an ERP; prices are not a sales decision.
+    Role.INTEGRATOR: _READ_ALL | {"products:write"},
 }
 ALL_SCOPES = frozenset().union(*PERMISSIONS.values())
 
@@ -207,8 +216,8 @@ class User(CrmAggregate):
         errors = _check_limit(role, approval_limit_pct) + _check_assists(role, assists)
         if errors:
             raise ValidationFailed(errors)
-        return cls(
-            id=id,
+        return cls.with_id(
+            id,
             name=name,
             email=email.lower(),
             role=role.value,
