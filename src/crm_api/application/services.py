@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 
 from crm_api.application.accounts import AccountService
 from crm_api.application.app import CrmApplication
+from crm_api.application.catalog import CatalogService
 from crm_api.application.directory import DirectoryService
 from crm_api.application.idempotency import IdempotencyStore
 from crm_api.application.notifier import LogNotifier
@@ -46,6 +47,7 @@ class Services:
         self.authenticator = Authenticator(settings)
         self.directory = DirectoryService(self.app)
         self.accounts = AccountService(self.app)
+        self.catalog = CatalogService(self.app)
         self.runners = {
             name: ProjectionRunner(
                 projection_class(),
@@ -118,7 +120,7 @@ class Services:
             target=listen,
             args=(
                 self.store.psycopg_conninfo(),
-                self.app.recorder.channel_name,
+                getattr(self.app.recorder, "channel_name", "crm_events"),
                 self.notifier,
                 self._stop,
             ),
