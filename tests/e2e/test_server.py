@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -24,18 +25,20 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def server(store_url: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    env = {
+def _env(store_url: str) -> dict[str, str]:
+    return {
         **os.environ,
         "CRM_DATABASE_URL": store_url,
         "CRM_JWT_SECRET": "e2e-secret-" + "y" * 32,
         "CRM_WORKSPACE_NAME": "e2e",
     }
-    subprocess.run([BIN / "crm-api", "migrate"], env=env, check=True, capture_output=True)
+
+
+@contextmanager
+def serving(env: dict[str, str], *extra: str) -> Iterator[str]:
     port = _free_port()
     process = subprocess.Popen(
-        [BIN / "crm-api", "serve", "--port", str(port)],
+        [BIN / "crm-api", "serve", "--port", str(port), *extra],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -52,10 +55,24 @@ def server(store_url: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]
                 if process.poll() is not None:
                     raise AssertionError(process.stdout.read().decode() if process.stdout else "")
                 time.sleep(0.05)  # waiting for a child process to bind its port, not for our clock
-        yield base, env
+        yield base
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@pytest.fixture
+def server(store_url: str) -> Iterator[tuple[str, dict[str, str]]]:
+    env = _env(store_url)
+    subprocess.run([BIN / "crm-api", "migrate"], env=env, check=True, capture_output=True)
+    with serving(env) as base:
+        yield base, env
+
+
+def _token(env: dict[str, str], *args: str) -> str:
+    return subprocess.run(
+        [BIN / "crm-api", "token", *args], env=env, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def test_a_client_bootstraps_an_admin_creates_a_rep_and_its_account_over_http(server):
@@ -91,3 +108,44 @@ def test_a_client_bootstraps_an_admin_creates_a_rep_and_its_account_over_http(se
             http.get("/api/v1/accounts", headers={"Authorization": "Bearer nope"}).status_code
             == 401
         )
+
+
+def test_an_api_process_without_workers_reads_its_writes_through_a_separate_worker(store_url):
+    """PostgreSQL scale-out: `serve --no-workers` records events, `crm-api worker` projects
+    them (woken by LISTEN/NOTIFY), and the API process's write waits for the worker's
+    progress notification before answering, so the list shows the write at once."""
+    if not store_url.startswith("postgresql"):
+        pytest.skip("API and worker processes share a store only on PostgreSQL")
+    env = _env(store_url)
+    subprocess.run([BIN / "crm-api", "migrate"], env=env, check=True, capture_output=True)
+    worker = subprocess.Popen(
+        [BIN / "crm-api", "worker"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        with serving(env, "--no-workers") as base:
+            admin = {"Authorization": f"Bearer {_token(env, '--admin')}"}
+            with httpx.Client(base_url=base, timeout=10) as http:
+                rep = http.post(
+                    "/api/v1/users",
+                    json={"name": "Rita", "email": "rita@example.com", "role": "rep"},
+                    headers=admin,
+                )
+                assert rep.status_code == 201, rep.text
+                as_rep = {"Authorization": f"Bearer {_token(env, '--user', rep.json()['id'])}"}
+                for n in range(5):
+                    created = http.post(
+                        "/api/v1/accounts",
+                        json={"name": f"Acme {n}", "owner_id": rep.json()["id"]},
+                        headers=as_rep,
+                    )
+                    assert created.status_code == 201, created.text
+                    listed = http.get("/api/v1/accounts", headers=as_rep).json()["data"]
+                    names = [a["name"] for a in listed]
+                    assert f"Acme {n}" in names
+                statuses = {
+                    p["name"]: p for p in http.get("/api/v1/projections", headers=admin).json()
+                }
+                assert all(p["holder"] and "crm-api" in p["holder"] for p in statuses.values())
+    finally:
+        worker.terminate()
+        worker.wait(timeout=20)
