@@ -159,6 +159,8 @@ def migrate(store: Store) -> None:
     """Bring the read-side schema to the newest migration."""
     from alembic import command
 
+    if not store.is_postgres:
+        store.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(_alembic_config(store), "head")
 
 

@@ -149,3 +149,11 @@ def test_an_api_process_without_workers_reads_its_writes_through_a_separate_work
     finally:
         worker.terminate()
         worker.wait(timeout=20)
+
+
+def test_migrate_creates_the_folder_of_a_fresh_sqlite_store(tmp_path):
+    """`make run` on a fresh clone: ./var does not exist yet."""
+    env = _env(f"sqlite:///{tmp_path / 'not-yet' / 'crm.db'}")
+    done = subprocess.run([BIN / "crm-api", "migrate"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "not-yet" / "crm-read.db").exists()
