@@ -41,9 +41,19 @@ _READ_ALL = frozenset(
         "teams:read",
         "history:read",
         "products:read",
+        "opportunities:read",
+        "quotes:read",
+        "forecasts:read",
+        "analytics:read",
     }
 )
-_SALES = _READ_ALL | {"accounts:write", "contacts:write"}
+_SALES = _READ_ALL | {
+    "accounts:write",
+    "contacts:write",
+    "opportunities:write",
+    "quotes:write",
+    "forecasts:write",
+}
 PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.ADMIN: _SALES
     | {
@@ -56,7 +66,8 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
         "operations:read",
         "operations:write",
     },
-    Role.MANAGER: _SALES | {"accounts:transfer"},
+    # Only managers approve quotes: the authority is their approval_limit_pct.
+    Role.MANAGER: _SALES | {"accounts:transfer", "quotes:approve"},
     Role.REP: _SALES,
     Role.ASSISTANT: _SALES,
     Role.SERVICE_AGENT: _READ_ALL,

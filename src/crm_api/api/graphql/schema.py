@@ -5,13 +5,14 @@ from __future__ import annotations
 import strawberry
 from graphql import GraphQLError
 from strawberry.fastapi import GraphQLRouter
+from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from crm_api.api.graphql.context import GraphQLContext, PerOperationLoaders, context_getter
 from crm_api.api.graphql.errors import ErrorCodes, log_unexpected
 from crm_api.api.graphql.limits import Limits
-from crm_api.api.graphql.mutations import Mutation
-from crm_api.api.graphql.queries import Query
+from crm_api.api.graphql.mutations import Mutation as CoreMutation
+from crm_api.api.graphql.queries import Query as CoreQuery
 from crm_api.api.graphql.subscriptions import Subscription
 
 
@@ -22,6 +23,12 @@ class CrmSchema(strawberry.Schema):
         """Business errors are answers, not incidents: only the unexpected are logged."""
         log_unexpected(errors)
 
+
+# Each area of the API keeps its queries and mutations in its own module; the schema merges them.
+QUERIES: tuple[type, ...] = (CoreQuery,)
+MUTATIONS: tuple[type, ...] = (CoreMutation,)
+Query = merge_types("Query", QUERIES)
+Mutation = merge_types("Mutation", MUTATIONS)
 
 schema = CrmSchema(
     query=Query,
