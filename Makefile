@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install run test test-sqlite test-postgres bench openapi lint clean
+.PHONY: install run test test-sqlite test-postgres fuzz bench openapi lint clean
 
 install: $(STAMP)
 
@@ -29,6 +29,11 @@ test-sqlite: install
 
 test-postgres: install
 	CRM_TEST_STORES=postgres $(PY) -m pytest
+
+# Long property runs (random command sequences); `make test` runs a bounded smoke of the same.
+fuzz: install
+	CRM_FUZZ_EXAMPLES=$${CRM_FUZZ_EXAMPLES:-200} CRM_FUZZ_STEPS=$${CRM_FUZZ_STEPS:-50} \
+		$(PY) -m pytest tests/api/test_quote_properties.py
 
 bench: install
 	$(PY) benchmarks/run.py

@@ -99,7 +99,9 @@ def bench_meta(now: datetime) -> Any:
     )
 
 
-def open_bare_accounts(app: Any, n: int, owner_id: str, *, batch: int = 1, prefix: str = "Bare") -> None:
+def open_bare_accounts(
+    app: Any, n: int, owner_id: str, *, batch: int = 1, prefix: str = "Bare"
+) -> None:
     """Create n accounts through the bare application, `batch` aggregates per save."""
     from crm_api.domain.accounts import Account
     from crm_api.domain.context import recording

@@ -69,16 +69,26 @@ def rest_rates(url: str, n: int, profile: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with TestClient(app) as client:
         now = datetime.now(UTC)
-        admin = {"Authorization": "Bearer " + mint_token(settings, ADMIN_ID, roles=["admin"], ttl=timedelta(days=1), now=now)}
+        admin = {
+            "Authorization": "Bearer "
+            + mint_token(settings, ADMIN_ID, roles=["admin"], ttl=timedelta(days=1), now=now)
+        }
         response = client.post(
             "/api/v1/users",
-            json={"name": "Bench Rep", "email": f"rep-{uuid4().hex[:8]}@example.com", "role": "rep"},
+            json={
+                "name": "Bench Rep",
+                "email": f"rep-{uuid4().hex[:8]}@example.com",
+                "role": "rep",
+            },
             headers=admin,
         )
         if response.status_code != 201:
             raise SystemExit(f"POST /api/v1/users → {response.status_code}: {response.text}")
         rep_id = response.json()["id"]
-        rep = {"Authorization": "Bearer " + mint_token(settings, rep_id, ttl=timedelta(days=1), now=now)}
+        rep = {
+            "Authorization": "Bearer "
+            + mint_token(settings, rep_id, ttl=timedelta(days=1), now=now)
+        }
 
         _post_accounts(client, rep, rep_id, WARMUP, "Warm", idempotent=False)
         _post_accounts(client, rep, rep_id, WARMUP // 2, "WarmKey", idempotent=True)
@@ -86,7 +96,9 @@ def rest_rates(url: str, n: int, profile: int) -> dict[str, Any]:
         services.wait_for(services.app.head(), timeout=30)
 
         out["rest_per_s"] = _post_accounts(client, rep, rep_id, n, "Rest", idempotent=False)
-        out["rest_idempotent_per_s"] = _post_accounts(client, rep, rep_id, n, "Keyed", idempotent=True)
+        out["rest_idempotent_per_s"] = _post_accounts(
+            client, rep, rep_id, n, "Keyed", idempotent=True
+        )
 
     if profile:
         out["profile"] = profile_requests(settings, admin, profile)
@@ -124,12 +136,19 @@ def profile_requests(settings: Any, admin: dict[str, str], n: int) -> str:
         with TestClient(app) as client:
             response = client.post(
                 "/api/v1/users",
-                json={"name": "Prof Rep", "email": f"prof-{uuid4().hex[:8]}@example.com", "role": "rep"},
+                json={
+                    "name": "Prof Rep",
+                    "email": f"prof-{uuid4().hex[:8]}@example.com",
+                    "role": "rep",
+                },
                 headers=admin,
             )
             rep_id = response.json()["id"]
             now = datetime.now(UTC)
-            rep = {"Authorization": "Bearer " + mint_token(settings, rep_id, ttl=timedelta(days=1), now=now)}
+            rep = {
+                "Authorization": "Bearer "
+                + mint_token(settings, rep_id, ttl=timedelta(days=1), now=now)
+            }
             _post_accounts(client, rep, rep_id, 20, "ProfWarm", idempotent=False)
             with lock:
                 for _, p in profiles:
@@ -188,20 +207,31 @@ def print_result(store: str, r: dict[str, Any]) -> None:
     print(f"  {'path':<24}{'accounts/s':>12}{'vs bare':>10}")
     print(f"  {'bare eventsourcing':<24}{r['bare_per_s']:>12.1f}{1.0:>10.2f}")
     print(f"  {'REST':<24}{r['rest_per_s']:>12.1f}{r['ratio_rest_bare']:>10.2f}")
-    print(f"  {'REST + Idempotency-Key':<24}{r['rest_idempotent_per_s']:>12.1f}{r['ratio_rest_idempotent_bare']:>10.2f}")
+    print(
+        f"  {'REST + Idempotency-Key':<24}{r['rest_idempotent_per_s']:>12.1f}{r['ratio_rest_idempotent_bare']:>10.2f}"
+    )
     flag = lambda x: "ok" if x >= TARGET_RATIO else "BELOW TARGET"  # noqa: E731
-    print(f"  ratio REST/bare = {r['ratio_rest_bare']:.2f} ({flag(r['ratio_rest_bare'])}), "
-          f"REST+idempotency/bare = {r['ratio_rest_idempotent_bare']:.2f} "
-          f"({flag(r['ratio_rest_idempotent_bare'])}); target ≥ {TARGET_RATIO}")
+    print(
+        f"  ratio REST/bare = {r['ratio_rest_bare']:.2f} ({flag(r['ratio_rest_bare'])}), "
+        f"REST+idempotency/bare = {r['ratio_rest_idempotent_bare']:.2f} "
+        f"({flag(r['ratio_rest_idempotent_bare'])}); target ≥ {TARGET_RATIO}"
+    )
     print(f"  peak RSS {r['peak_rss_mib']:.1f} MiB")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--store", choices=_common.STORES, default="sqlite")
     parser.add_argument("--n", type=int, default=2000)
-    parser.add_argument("--profile", type=int, default=0, metavar="N",
-                        help="also cProfile N REST POSTs and print the top costs")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also cProfile N REST POSTs and print the top costs",
+    )
     args = parser.parse_args(argv)
     _common.quiet_logs()
     run(args.store, args.n, args.profile)

@@ -98,11 +98,15 @@ def run(store: str, n: int) -> dict[str, Any]:
     }
     _common.write_results("projection_rebuild", store, result)
     print(f"\nprojection_rebuild  store={store}  (accounts projection, one subprocess per size)")
-    print(f"  {'events':>8}{'append/s':>11}{'rebuild s':>11}{'events/s':>10}"
-          f"{'RSS before':>12}{'RSS after':>11}{'peak RSS':>10}")
+    print(
+        f"  {'events':>8}{'append/s':>11}{'rebuild s':>11}{'events/s':>10}"
+        f"{'RSS before':>12}{'RSS after':>11}{'peak RSS':>10}"
+    )
     for s in sizes:
-        print(f"  {s['events']:>8}{s['append_per_s']:>11.0f}{s['seconds']:>11.2f}{s['events_per_s']:>10.0f}"
-              f"{s['rss_before_mib']:>10.1f}Mi{s['rss_after_mib']:>9.1f}Mi{s['peak_rss_mib']:>8.1f}Mi")
+        print(
+            f"  {s['events']:>8}{s['append_per_s']:>11.0f}{s['seconds']:>11.2f}{s['events_per_s']:>10.0f}"
+            f"{s['rss_before_mib']:>10.1f}Mi{s['rss_after_mib']:>9.1f}Mi{s['peak_rss_mib']:>8.1f}Mi"
+        )
     growth = result["peak_rss_growth_2x_mib"]
     verdict = "flat" if growth < 0.25 * small["peak_rss_mib"] else "GROWS with log size"
     print(f"  peak RSS 2×M − M = {growth:+.1f} MiB ({verdict})")
@@ -110,7 +114,9 @@ def run(store: str, n: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--store", choices=_common.STORES, default="sqlite")
     parser.add_argument("--n", type=int, default=20000)
     parser.add_argument("--child-url", help=argparse.SUPPRESS)

@@ -22,16 +22,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common
 import create_account_rate
 import projection_rebuild
+import quote_history
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
     parser.add_argument("--stores", default=",".join(_common.STORES))
     parser.add_argument("--accounts", type=int, help="accounts per create-rate variant")
     parser.add_argument("--events", type=int, help="events for the smaller rebuild")
-    parser.add_argument("--profile", type=int, default=0, metavar="N",
-                        help="also cProfile N REST POSTs per store")
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="N", help="also cProfile N REST POSTs per store"
+    )
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
     _common.quiet_logs()
@@ -43,9 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     for store in stores:
         # Each benchmark in its own process, so one's peak RSS does not colour the other's.
         for label, module, extra in (
-            ("create_account_rate", create_account_rate,
-             ["--n", str(accounts), *(["--profile", str(args.profile)] if args.profile else [])]),
+            (
+                "create_account_rate",
+                create_account_rate,
+                ["--n", str(accounts), *(["--profile", str(args.profile)] if args.profile else [])],
+            ),
             ("projection_rebuild", projection_rebuild, ["--n", str(events)]),
+            ("quote_history", quote_history, ["--reads", "50" if args.quick else "200"]),
         ):
             start = time.perf_counter()
             proc = subprocess.run(

@@ -11,7 +11,19 @@ from prometheus_fastapi_instrumentator import Instrumentator
 
 from crm_api import __version__, errors
 from crm_api.api.graphql.schema import graphql_router
-from crm_api.api.rest import accounts, api_keys, contacts, health, products, teams, users
+from crm_api.api.rest import (
+    accounts,
+    analytics,
+    api_keys,
+    contacts,
+    forecasts,
+    health,
+    opportunities,
+    products,
+    quotes,
+    teams,
+    users,
+)
 from crm_api.api.rest.middleware import Idempotency, RequestLimits, ResponseHeaders
 from crm_api.application.services import Services
 from crm_api.domain.context import Clock
@@ -60,7 +72,19 @@ def create_app(
     metrics = Metrics()
     app.state.metrics = metrics
     errors.install(app)
-    for module in (health, users, teams, accounts, contacts, products, api_keys):
+    for module in (
+        health,
+        users,
+        teams,
+        accounts,
+        contacts,
+        products,
+        quotes,
+        opportunities,
+        forecasts,
+        analytics,
+        api_keys,
+    ):
         app.include_router(module.router)
     app.include_router(health.operations)
     app.include_router(graphql_router(), prefix="/graphql", include_in_schema=False)

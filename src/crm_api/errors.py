@@ -17,6 +17,7 @@ from crm_api.domain.errors import (
     InvalidTransition,
     NotFound,
     PermissionDenied,
+    PreconditionRequired,
     ValidationFailed,
     VersionConflict,
 )
@@ -31,6 +32,7 @@ STATUS_BY_ERROR: list[tuple[type[DomainError], int]] = [
     (PermissionDenied, 403),
     (NotFound, 404),
     (VersionConflict, 412),
+    (PreconditionRequired, 428),
     (Conflict, 409),
     (InvalidTransition, 409),
     (InvalidCursor, 400),

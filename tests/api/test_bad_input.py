@@ -736,6 +736,7 @@ def test_unknown_routes_and_methods_are_problems(client, company):
 
 # NUL characters: PostgreSQL text columns cannot hold them
 
+
 def test_a_nul_character_in_a_text_field_is_refused(client, company):
     response = client.post(
         f"{API}/accounts",

@@ -21,7 +21,9 @@ def _ctx(n: int) -> CommandContext:
 
 
 def _company_with_accounts(services, count: int) -> None:
-    rep = services.directory.register_user(_ctx(0), name="Rep", email="rep@example.com", role=Role.REP)
+    rep = services.directory.register_user(
+        _ctx(0), name="Rep", email="rep@example.com", role=Role.REP
+    )
     for n in range(count):
         services.accounts.open_account(
             _ctx(n + 1),
@@ -42,7 +44,9 @@ def _count(services) -> int:
 def test_two_runners_racing_on_one_projection_apply_every_event_once(services):
     _company_with_accounts(services, 60)
     racers = [
-        ProjectionRunner(AccountsProjection(), services.app, services.writer, services.notifier, batch_size=7)
+        ProjectionRunner(
+            AccountsProjection(), services.app, services.writer, services.notifier, batch_size=7
+        )
         for _ in range(2)
     ]
     errors: list[BaseException] = []
@@ -61,7 +65,9 @@ def test_two_runners_racing_on_one_projection_apply_every_event_once(services):
     assert errors == []
     assert _count(services) == 60
     with services.read() as conn:
-        position = conn.execute(select(tracking.c.position).where(tracking.c.name == "accounts")).scalar_one()
+        position = conn.execute(
+            select(tracking.c.position).where(tracking.c.name == "accounts")
+        ).scalar_one()
     assert position == services.app.head()
 
 

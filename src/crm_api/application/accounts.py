@@ -53,7 +53,9 @@ class AccountService:
         principal = ctx.principal
         principal.require("accounts:write")
         self._check_owner(principal, details["owner_id"], "owner_id")
-        return self.app.create(ctx, Account, lambda account_id: [Account.with_id(account_id, **details)])
+        return self.app.create(
+            ctx, Account, lambda account_id: [Account.with_id(account_id, **details)]
+        )
 
     @command
     def change_account(

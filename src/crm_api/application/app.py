@@ -11,12 +11,12 @@ import functools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Generic, Protocol, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
 from crm_api.application.notifier import LogNotifier
 from crm_api.domain.base import CrmAggregate
@@ -102,8 +102,25 @@ def parse_id(record_id: str | UUID, what: str) -> UUID:
         raise NotFound(f"{what} {record_id} not found") from None
 
 
+class DateAsISO(Transcoding):
+    """Calendar dates in events (valid_until, expected close dates) as ISO strings."""
+
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
 class CrmApplication(Application[UUID]):
     name = "crm"
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
 
     def __init__(self, env: dict[str, str], clock: Clock, notifier: LogNotifier) -> None:
         self.clock = clock

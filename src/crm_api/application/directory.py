@@ -92,7 +92,9 @@ class DirectoryService:
             claims: list[CrmAggregate] = []
             new_email = changes.get("email")
             if new_email is not None and new_email.lower() != user.email:
-                claims.append(self.app.claim_unique("email", new_email, str(user.id), "email_taken"))
+                claims.append(
+                    self.app.claim_unique("email", new_email, str(user.id), "email_taken")
+                )
                 old = self.app.load(UniqueClaim.id_for("email", user.email), UniqueClaim)
                 old.release()
                 claims.append(old)

@@ -15,11 +15,15 @@ from crm_api.application.accounts import AccountService
 from crm_api.application.app import CrmApplication
 from crm_api.application.catalog import CatalogService
 from crm_api.application.directory import DirectoryService
+from crm_api.application.forecasts import ForecastService
 from crm_api.application.idempotency import IdempotencyStore
 from crm_api.application.notifier import LogNotifier
+from crm_api.application.opportunities import OpportunityService
+from crm_api.application.quotes import QuoteService
 from crm_api.auth import Authenticator
 from crm_api.db import Store, create_read_engine
 from crm_api.domain.context import Clock, SystemClock
+from crm_api.projections.quotes import due_to_expire
 from crm_api.projections.registry import PROJECTIONS
 from crm_api.projections.runner import ProjectionRunner
 from crm_api.projections.status import ProjectionStatus, projection_status
@@ -48,6 +52,9 @@ class Services:
         self.directory = DirectoryService(self.app)
         self.accounts = AccountService(self.app)
         self.catalog = CatalogService(self.app)
+        self.opportunities = OpportunityService(self.app)
+        self.forecasts = ForecastService(self.app)
+        self.quotes = QuoteService(self.app)
         self.runners = {
             name: ProjectionRunner(
                 projection_class(),
@@ -101,14 +108,30 @@ class Services:
         self.start_listener()
 
     def _maintain(self) -> None:
-        """Housekeeping while serving: forget Idempotency-Keys past their time to live."""
+        """Housekeeping while serving: forget Idempotency-Keys past their time to live, expire
+        quotes past their valid_until."""
         while True:
             try:
                 self.idempotency.purge(self.clock.now())
             except Exception:
                 log.exception("idempotency purge failed; will retry")
+            try:
+                self.expire_due_quotes()
+            except Exception:
+                log.exception("expiring due quotes failed; will retry")
             if self._stop.wait(MAINTENANCE_SECONDS):
                 return
+
+    def expire_due_quotes(self) -> int:
+        """Expire every open quote past its valid_until, as the system; returns how many."""
+        expired = 0
+        while True:
+            with self.read() as conn:
+                due = due_to_expire(conn, self.clock.now().date())
+            done = self.quotes.expire_due(due)
+            expired += done
+            if len(due) < 500 or done == 0:
+                return expired
 
     def start_listener(self) -> None:
         """Across processes (PostgreSQL): hear appends and projection progress."""

@@ -30,6 +30,7 @@ class CrmAggregate(Aggregate):
         def mutate(self, aggregate: Any) -> Any:
             aggregate = super().mutate(aggregate)
             aggregate._remember_command(self.meta.get("command_id"))
+            aggregate._observe(self)
             return aggregate
 
         @property
@@ -67,6 +68,10 @@ class CrmAggregate(Aggregate):
             return
         recent: tuple[str, ...] = getattr(self, "_recent_commands", ())
         self._recent_commands = (*recent, command_id)[-RECENT_COMMANDS_KEPT:]
+
+    def _observe(self, event: CrmAggregate.Event) -> None:
+        """Called after each event is applied, with the whole event (its `meta` included):
+        for state that depends on who did something rather than on the event's fields."""
 
     def has_applied(self, command_id: str) -> bool:
         return command_id in getattr(self, "_recent_commands", ())

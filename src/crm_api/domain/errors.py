@@ -67,3 +67,8 @@ class Conflict(DomainError):
 class InvalidTransition(DomainError):
     code = "invalid_state_transition"
     title = "Not allowed in the record's current state"
+
+
+class PreconditionRequired(DomainError):
+    code = "if_match_required"
+    title = "This command must name the version it acts on"

@@ -6,7 +6,20 @@ from crm_api.projections.accounts import AccountsProjection
 from crm_api.projections.base import Projection
 from crm_api.projections.catalog import CatalogProjection
 from crm_api.projections.directory import DirectoryProjection
+from crm_api.projections.forecasts import ForecastsProjection, ForecastVsActualProjection
+from crm_api.projections.opportunities import FunnelProjection, OpportunitiesProjection
+from crm_api.projections.quotes import QuotesProjection
 
 PROJECTIONS: dict[str, type[Projection]] = {
-    p.name: p for p in (DirectoryProjection, AccountsProjection, CatalogProjection)
+    p.name: p
+    for p in (
+        DirectoryProjection,
+        AccountsProjection,
+        CatalogProjection,
+        QuotesProjection,
+        OpportunitiesProjection,
+        FunnelProjection,
+        ForecastsProjection,
+        ForecastVsActualProjection,
+    )
 }

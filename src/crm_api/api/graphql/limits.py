@@ -53,6 +53,15 @@ class _CodedContext:
         return getattr(self._context, name)
 
 
+EMBEDDED: set[tuple[str, str]] = set()
+"""(GraphQL type, field) of lists that are part of their record, not a fan-out to others."""
+
+
+def embedded_lists(type_name: str, *fields: str) -> None:
+    """Price these list fields of `type_name` as one: they arrive with the record."""
+    EMBEDDED.update((type_name, field) for field in fields)
+
+
 def _coded(rule: type[ASTValidationRule], code: str) -> type[ASTValidationRule]:
     class Coded(rule):  # type: ignore[valid-type,misc]
         def __init__(self, context: ValidationContext) -> None:
@@ -121,8 +130,11 @@ class _Cost:
         if "first" in args:
             return self._first(node)
         if is_list_type(get_nullable_type(type_)):
-            # A connection's edges are already paid for by its `first`.
-            return 1 if parent.name.endswith("Connection") else DEFAULT_PAGE_SIZE
+            # A connection's edges are already paid for by its `first`; a list that is part of
+            # its record (a quote's lines, its revisions) was loaded with it.
+            if parent.name.endswith("Connection") or (parent.name, node.name.value) in EMBEDDED:
+                return 1
+            return DEFAULT_PAGE_SIZE
         return 1
 
     def _first(self, node: FieldNode) -> int:

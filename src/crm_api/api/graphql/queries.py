@@ -20,7 +20,10 @@ from crm_api.application.services import Services
 from crm_api.domain.accounts import Account as AccountRecord
 from crm_api.domain.accounts import Contact as ContactRecord
 from crm_api.domain.base import CrmAggregate
+from crm_api.domain.catalog import Product as ProductRecord
 from crm_api.domain.errors import FieldError, ValidationFailed
+from crm_api.domain.forecasts import Forecast as ForecastRecord
+from crm_api.domain.opportunities import Opportunity as OpportunityRecord
 from crm_api.domain.people import Principal, Role
 from crm_api.domain.people import Team as TeamRecord
 from crm_api.domain.people import User as UserRecord
@@ -73,6 +76,12 @@ def _history_of(
     if record_type is RecordType.USER:
         principal.require("users:read")
         return services.directory.get_user(record_id), UserRecord
+    if record_type is RecordType.PRODUCT:
+        return services.catalog.get_product(principal, record_id), ProductRecord
+    if record_type is RecordType.OPPORTUNITY:
+        return services.opportunities.get_opportunity(principal, record_id), OpportunityRecord
+    if record_type is RecordType.FORECAST:
+        return services.forecasts.get_forecast(principal, record_id), ForecastRecord
     return services.directory.get_team(record_id), TeamRecord
 
 

@@ -8,11 +8,14 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from crm_api.api.graphql.catalog import CatalogMutation, CatalogQuery
 from crm_api.api.graphql.context import GraphQLContext, PerOperationLoaders, context_getter
 from crm_api.api.graphql.errors import ErrorCodes, log_unexpected
 from crm_api.api.graphql.limits import Limits
 from crm_api.api.graphql.mutations import Mutation as CoreMutation
 from crm_api.api.graphql.queries import Query as CoreQuery
+from crm_api.api.graphql.quotes import QuoteMutation, QuoteQuery
+from crm_api.api.graphql.sales import SalesMutation, SalesQuery
 from crm_api.api.graphql.subscriptions import Subscription
 
 
@@ -25,8 +28,8 @@ class CrmSchema(strawberry.Schema):
 
 
 # Each area of the API keeps its queries and mutations in its own module; the schema merges them.
-QUERIES: tuple[type, ...] = (CoreQuery,)
-MUTATIONS: tuple[type, ...] = (CoreMutation,)
+QUERIES: tuple[type, ...] = (CoreQuery, CatalogQuery, SalesQuery, QuoteQuery)
+MUTATIONS: tuple[type, ...] = (CoreMutation, CatalogMutation, SalesMutation, QuoteMutation)
 Query = merge_types("Query", QUERIES)
 Mutation = merge_types("Mutation", MUTATIONS)
 

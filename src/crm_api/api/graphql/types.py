@@ -196,6 +196,9 @@ class RecordType(Enum):
     CONTACT = "contact"
     USER = "user"
     TEAM = "team"
+    PRODUCT = "product"
+    OPPORTUNITY = "opportunity"
+    FORECAST = "forecast"
 
 
 @strawberry.type

@@ -91,6 +91,14 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     ]
 }
 
+IF_MATCH_REQUIRED: dict[int | str, dict[str, Any]] = {
+    428: {
+        "model": Problem,
+        "description": "If-Match is required: the command names the version it acts on",
+        "content": {"application/problem+json": {}},
+    }
+}
+
 
 class ListEnvelope(BaseModel, Generic[T]):
     data: list[T]
