@@ -16,13 +16,18 @@ from crm_api.api.rest import (
     analytics,
     api_keys,
     contacts,
+    events,
     forecasts,
     health,
+    invoices,
     opportunities,
+    orders,
     products,
     quotes,
+    shipments,
     teams,
     users,
+    webhooks,
 )
 from crm_api.api.rest.middleware import Idempotency, RequestLimits, ResponseHeaders
 from crm_api.application.services import Services
@@ -80,10 +85,15 @@ def create_app(
         contacts,
         products,
         quotes,
+        orders,
+        shipments,
+        invoices,
         opportunities,
         forecasts,
         analytics,
         api_keys,
+        events,
+        webhooks,
     ):
         app.include_router(module.router)
     app.include_router(health.operations)

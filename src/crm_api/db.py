@@ -161,11 +161,11 @@ def migrate(store: Store) -> None:
 
     if not store.is_postgres:
         store.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-    command.upgrade(_alembic_config(store), "head")
+    command.upgrade(_alembic_config(store), "heads")
 
 
 def migration_status(store: Store) -> tuple[str | None, str | None]:
-    """(current revision, head revision) of the read-side schema."""
+    """(current revision(s), head revision(s)) of the read-side schema, comma-separated."""
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
@@ -173,7 +173,8 @@ def migration_status(store: Store) -> tuple[str | None, str | None]:
     engine = create_engine(store.read_url)
     try:
         with engine.connect() as conn:
-            current = MigrationContext.configure(conn).get_current_revision()
+            current = MigrationContext.configure(conn).get_current_heads()
     finally:
         engine.dispose()
-    return current, script.get_current_head()
+    # Several heads are possible while branches of work meet; each must be applied.
+    return ",".join(sorted(current)) or None, ",".join(sorted(script.get_heads())) or None

@@ -80,6 +80,12 @@ class Metrics:
             ["status", "code"],
             registry=self.registry,
         )
+        self.webhook_deliveries = Counter(
+            "crm_webhook_deliveries_total",
+            "Webhook delivery attempts by outcome (delivered, retry, blocked, gone, failed)",
+            ["outcome"],
+            registry=self.registry,
+        )
 
     # the observer interface used by the application, runners and transports
 
@@ -100,6 +106,9 @@ class Metrics:
 
     def problem(self, status: int, code: str) -> None:
         self.problems.labels(str(status), code).inc()
+
+    def webhook_delivery(self, outcome: str) -> None:
+        self.webhook_deliveries.labels(outcome).inc()
 
     def watch_projections(self, status: Any) -> None:
         """`status()` returns ProjectionStatus rows; read at scrape time."""

@@ -49,6 +49,23 @@ class Settings(BaseSettings):
         description="/ready fails when a projection's oldest unapplied event is older than this.",
     )
     log_level: str = Field("INFO", description="Log level of the JSON logs on stdout.")
+    webhook_allow: str = Field(
+        "",
+        description="Hosts or CIDRs (comma-separated) webhooks may reach although they are "
+        "private, loopback, link-local or reserved, e.g. `10.1.2.0/24,erp.internal`.",
+    )
+    webhook_delivery: bool = Field(
+        True, description="Send webhook deliveries from this process's workers."
+    )
+    webhook_max_attempts: int = Field(
+        12, ge=1, description="Attempts per webhook delivery before it is marked failed."
+    )
+    webhook_timeout_seconds: float = Field(
+        5.0, gt=0, description="How long a webhook receiver has to answer one delivery."
+    )
+    webhook_secret_grace_hours: float = Field(
+        24.0, ge=0, description="How long a rotated-out webhook secret keeps signing."
+    )
 
 
 @lru_cache

@@ -251,6 +251,10 @@ def line(owner, period, currency, forecast, won, count, pct, product_id=None):
         "won_amount": won,
         "won_count": count,
         "attainment_pct": pct,
+        # No orders in these scenarios (tests/api/test_orders.py counts them).
+        "ordered_amount": "0.00",
+        "order_count": 0,
+        "order_attainment_pct": None if pct is None else 0.0,
     }
 
 

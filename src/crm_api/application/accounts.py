@@ -19,6 +19,7 @@ def account_view(account: Account) -> dict[str, Any]:
         "phone": account.phone,
         "address": account.address,
         "manual_grade": account.manual_grade,
+        "external_refs": list(account.external_refs),
         "archived": account.archived,
         "version": account.version,
         "created_at": account.created_on,

@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from crm_api.application.app import CommandContext, CrmApplication, Outcome, command
+from crm_api.application.orders import OrderService
 from crm_api.domain.accounts import Account
 from crm_api.domain.base import CrmAggregate
 from crm_api.domain.catalog import Product
@@ -22,6 +23,7 @@ from crm_api.domain.errors import (
     PreconditionRequired,
     ValidationFailed,
 )
+from crm_api.domain.orders import QUOTE_SOURCE, order_id_for
 from crm_api.domain.people import Principal, Role, User
 from crm_api.domain.quotes import (
     Approver,
@@ -59,6 +61,11 @@ def quote_view(quote: Quote) -> dict[str, Any]:
         "approval": None if quote.approval is None else _approval_view(quote.approval),
         "authors": list(quote.authors),
         "closed_reason": quote.closed_reason,
+        "order_id": (
+            str(order_id_for(QUOTE_SOURCE, str(quote.id)))
+            if quote.state is QuoteState.ACCEPTED
+            else None
+        ),
         "voided_approvals": quote.voided_approvals,
         "version": quote.version,
         "created_at": quote.created_on,
@@ -255,9 +262,13 @@ class QuoteService:
         self, ctx: CommandContext, quote_id: str, note: str | None, expected_version: int | None
     ) -> Outcome[Quote]:
         ctx.principal.require("quotes:write")
-        return self._change(
-            ctx, quote_id, lambda q: q.accept(self._today(), note), expected_version
-        )
+
+        def decide(quote: Quote) -> list[CrmAggregate]:
+            """Accepted, the quote becomes an order, recorded in the same append."""
+            quote.accept(self._today(), note)
+            return [OrderService.from_quote(quote, quote.modified_on)]
+
+        return self._change(ctx, quote_id, decide, expected_version)
 
     @command
     def expire(

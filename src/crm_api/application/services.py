@@ -17,12 +17,19 @@ from crm_api.application.catalog import CatalogService
 from crm_api.application.directory import DirectoryService
 from crm_api.application.forecasts import ForecastService
 from crm_api.application.idempotency import IdempotencyStore
+from crm_api.application.invoices import InvoiceService
 from crm_api.application.notifier import LogNotifier
 from crm_api.application.opportunities import OpportunityService
+from crm_api.application.orders import OrderService
 from crm_api.application.quotes import QuoteService
+from crm_api.application.shipments import ShipmentService
+from crm_api.application.webhooks import WebhookService
 from crm_api.auth import Authenticator
 from crm_api.db import Store, create_read_engine
 from crm_api.domain.context import Clock, SystemClock
+from crm_api.integrations.event_feed import EventFeed
+from crm_api.integrations.ssrf import UrlGuard
+from crm_api.integrations.webhooks import Deliverer
 from crm_api.projections.quotes import due_to_expire
 from crm_api.projections.registry import PROJECTIONS
 from crm_api.projections.runner import ProjectionRunner
@@ -55,6 +62,27 @@ class Services:
         self.opportunities = OpportunityService(self.app)
         self.forecasts = ForecastService(self.app)
         self.quotes = QuoteService(self.app)
+        self.feed = EventFeed(self.app, f"/crm/{settings.workspace_name}")
+        url_guard = UrlGuard.from_setting(settings.webhook_allow)
+        self.webhooks = WebhookService(
+            self.app,
+            self.writer,
+            url_guard,
+            grace=timedelta(hours=settings.webhook_secret_grace_hours),
+        )
+        self.deliverer = Deliverer(
+            feed=self.feed,
+            writer=self.writer,
+            reader=self.engine,
+            clock=self.clock,
+            guard=url_guard,
+            disable_gone=self.webhooks.disable_gone,
+            max_attempts=settings.webhook_max_attempts,
+            timeout=settings.webhook_timeout_seconds,
+        )
+        self.shipments = ShipmentService(self.app)
+        self.invoices = InvoiceService(self.app)
+        self.orders = OrderService(self.app, self.engine)
         self.runners = {
             name: ProjectionRunner(
                 projection_class(),
@@ -76,6 +104,7 @@ class Services:
         self.app.observer = metrics
         for runner in self.runners.values():
             runner.observer = metrics
+        self.deliverer.observer = metrics
         metrics.watch_projections(self.status)
 
     @property
@@ -105,6 +134,15 @@ class Services:
         maintenance = threading.Thread(target=self._maintain, name="maintenance", daemon=True)
         maintenance.start()
         self._threads.append(maintenance)
+        if self.settings.webhook_delivery:
+            deliverer = threading.Thread(
+                target=self.deliverer.run_forever,
+                args=(self._stop, self._wait_for_append),
+                name="webhook-deliverer",
+                daemon=True,
+            )
+            deliverer.start()
+            self._threads.append(deliverer)
         self.start_listener()
 
     def _maintain(self) -> None:
@@ -121,6 +159,9 @@ class Services:
                 log.exception("expiring due quotes failed; will retry")
             if self._stop.wait(MAINTENANCE_SECONDS):
                 return
+
+    def _wait_for_append(self, timeout: float) -> None:
+        self.notifier.wait_for_append(self.notifier.generation, timeout)
 
     def expire_due_quotes(self) -> int:
         """Expire every open quote past its valid_until, as the system; returns how many."""
@@ -192,6 +233,7 @@ class Services:
             thread.join(timeout=10)
         if self._listener is not None:
             self._listener.join(timeout=5)
+        self.deliverer.close()
         self.app.close()
         self.engine.dispose()
         self.writer.dispose()

@@ -53,6 +53,7 @@ class Account(CrmAggregate):
         self.address = address
         self.manual_grade = manual_grade
         self.archived = False
+        self.external_refs: list[dict[str, str]] = []
 
     def change_details(self, **changes: Any) -> None:
         self._require_open("changed")
@@ -64,6 +65,15 @@ class Account(CrmAggregate):
     def _details_changed(self, changes: dict[str, Any]) -> None:
         for key, value in changes.items():
             setattr(self, key, value)
+
+    def link_external_ref(self, source: str, ref_id: str) -> None:
+        """Remember how another system (an ERP, a shop) knows this account."""
+        if {"source": source, "id": ref_id} not in self.external_refs:
+            self._external_ref_linked(source=source, ref_id=ref_id)
+
+    @event("ExternalRefLinked")
+    def _external_ref_linked(self, source: str, ref_id: str) -> None:
+        self.external_refs = [*self.external_refs, {"source": source, "id": ref_id}]
 
     def transfer_ownership(self, to_owner_id: str, reason: str | None) -> None:
         self._require_open("transferred")

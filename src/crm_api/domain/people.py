@@ -45,6 +45,8 @@ _READ_ALL = frozenset(
         "quotes:read",
         "forecasts:read",
         "analytics:read",
+        "orders:read",
+        "invoices:read",
     }
 )
 _SALES = _READ_ALL | {
@@ -53,6 +55,8 @@ _SALES = _READ_ALL | {
     "opportunities:write",
     "quotes:write",
     "forecasts:write",
+    "orders:write",
+    "invoices:write",
 }
 PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.ADMIN: _SALES
@@ -65,15 +69,26 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
         "products:write",
         "operations:read",
         "operations:write",
+        "events:read",
+        "webhooks:read",
+        "webhooks:write",
     },
     # Only managers approve quotes: the authority is their approval_limit_pct.
     Role.MANAGER: _SALES | {"accounts:transfer", "quotes:approve"},
     Role.REP: _SALES,
     Role.ASSISTANT: _SALES,
     Role.SERVICE_AGENT: _READ_ALL,
-    Role.AUDITOR: _READ_ALL | {"operations:read"},
+    Role.AUDITOR: _READ_ALL | {"operations:read", "events:read", "webhooks:read"},
     # Integrators keep the catalogue in step with an ERP; prices are not a sales decision.
-    Role.INTEGRATOR: _READ_ALL | {"products:write"},
+    Role.INTEGRATOR: _READ_ALL
+    | {
+        "products:write",
+        "orders:write",
+        "invoices:write",
+        "events:read",
+        "webhooks:read",
+        "webhooks:write",
+    },
 }
 ALL_SCOPES = frozenset().union(*PERMISSIONS.values())
 

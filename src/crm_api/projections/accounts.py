@@ -35,6 +35,7 @@ accounts = Table(
     Column("phone", String(40), nullable=True),
     Column("address", JSON, nullable=True),
     Column("manual_grade", String(1), nullable=True),
+    Column("external_refs", JSON, nullable=True),
     Column("archived", Boolean, nullable=False),
     Column("search_text", String(800), nullable=False),
     Column("version", Integer, nullable=False),
@@ -100,6 +101,7 @@ class AccountsProjection(Projection):
             accounts.insert().values(
                 id=str(e.originator_id),
                 archived=False,
+                external_refs=[],
                 search_text=_search_text(values, ACCOUNT_SEARCHED),
                 created_at=e.timestamp,
                 **values,
@@ -120,6 +122,21 @@ class AccountsProjection(Projection):
             .values(
                 **e.changes,
                 search_text=_search_text(current, ACCOUNT_SEARCHED),
+                **_stamp(e, position),
+            )
+        )
+
+    @handles(Account.ExternalRefLinked)
+    def external_ref_linked(self, conn: Connection, e: Any, position: int) -> None:
+        account_id = str(e.originator_id)
+        refs = conn.execute(
+            select(accounts.c.external_refs).where(accounts.c.id == account_id)
+        ).scalar()
+        conn.execute(
+            update(accounts)
+            .where(accounts.c.id == account_id)
+            .values(
+                external_refs=[*(refs or []), {"source": e.source, "id": e.ref_id}],
                 **_stamp(e, position),
             )
         )
@@ -275,4 +292,15 @@ def contacts_of_accounts(
     )
     for row in conn.execute(stmt):
         found[row.account_id].append(dict(row._mapping))
+    return found
+
+
+def account_owners(conn: Connection, account_ids: list[str]) -> list[dict[str, Any]]:
+    """id and owner_id of these accounts (those the read model has), in chunks."""
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(account_ids), 500):
+        stmt = select(accounts.c.id, accounts.c.owner_id).where(
+            accounts.c.id.in_(account_ids[start : start + 500])
+        )
+        found.extend(dict(row._mapping) for row in conn.execute(stmt))
     return found

@@ -65,6 +65,16 @@ class Projection:
         if handler is not None:
             handler(self, conn, event, position)
 
+    pending_from: int | None = None
+    """The position of the first event whose writes wait in `flush` (for failure reports)."""
+
+    def begin(self, conn: Connection) -> None:
+        """A batch starts (in its transaction). Projections that gather writes reset here."""
+
+    def flush(self, conn: Connection) -> None:
+        """Write what this batch gathered; called before the tracking row moves, in the same
+        transaction, and by handlers that must see those writes first."""
+
     def clear(self, conn: Connection) -> None:
         for table in reversed(self.tables):
             conn.execute(table.delete())

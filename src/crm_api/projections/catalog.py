@@ -14,6 +14,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Table,
+    func,
     select,
     update,
 )
@@ -137,3 +138,19 @@ def list_products(
     if q:
         stmt = stmt.where(products.c.search_text.like(like_pattern(q), escape="\\"))
     return keyset_page(conn, stmt, dict(products.c), sort, cursor, limit)
+
+
+def catalog_entries(
+    conn: Connection, product_ids: list[str], skus: list[str]
+) -> list[dict[str, Any]]:
+    """id, sku, currency and active of the products named by id or by sku (any case)."""
+    found: list[dict[str, Any]] = []
+    columns = (products.c.id, products.c.sku, products.c.currency, products.c.active)
+    for start in range(0, len(product_ids), 500):
+        stmt = select(*columns).where(products.c.id.in_(product_ids[start : start + 500]))
+        found.extend(dict(row._mapping) for row in conn.execute(stmt))
+    lowered = sorted({sku.lower() for sku in skus})
+    for start in range(0, len(lowered), 500):
+        stmt = select(*columns).where(func.lower(products.c.sku).in_(lowered[start : start + 500]))
+        found.extend(dict(row._mapping) for row in conn.execute(stmt))
+    return found

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Connection,
     Index,
@@ -28,9 +29,11 @@ from sqlalchemy import (
 )
 
 from crm_api.db import UTCDateTime, metadata
+from crm_api.domain.accounts import Account
 from crm_api.domain.forecasts import Forecast, Period
 from crm_api.domain.opportunities import Opportunity, business_time
-from crm_api.projections.base import Projection, handles
+from crm_api.domain.orders import Order
+from crm_api.projections.base import Projection, handles, upsert
 from crm_api.projections.paging import Page, Sort, encode_cursor, keyset_page
 
 ZERO = Decimal("0.00")
@@ -167,7 +170,27 @@ forecast_vs_actual = Table(
     Column("forecast_amount", Numeric(20, 2), nullable=False),
     Column("won_amount", Numeric(20, 2), nullable=False),
     Column("won_count", Integer, nullable=False),
+    Column("ordered_amount", Numeric(20, 2), nullable=False),
+    Column("order_count", Integer, nullable=False),
     Index("ix_forecast_vs_actual_period_id", "period", "id"),
+)
+
+fva_account_owners = Table(
+    "fva_account_owners",
+    metadata,
+    Column("account_id", String(36), primary_key=True),
+    Column("owner_id", String(36), nullable=False),
+)
+
+fva_orders = Table(
+    "fva_orders",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("owner_id", String(36), nullable=False),
+    Column("ordered_at", UTCDateTime, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("open", Boolean, nullable=False),
+    Column("amounts", JSON, nullable=False),
 )
 
 
@@ -185,12 +208,16 @@ def _add(
     forecast: Decimal = ZERO,
     won: Decimal = ZERO,
     count: int = 0,
+    ordered: Decimal = ZERO,
+    orders: int = 0,
 ) -> None:
     """Add to one row (creating it); a row left with nothing forecast or won is removed."""
     row_id = _row_id(owner_id, period, product_key, currency)
     t = forecast_vs_actual.c
     current = conn.execute(
-        select(t.forecast_amount, t.won_amount, t.won_count).where(t.id == row_id)
+        select(t.forecast_amount, t.won_amount, t.won_count, t.ordered_amount, t.order_count).where(
+            t.id == row_id
+        )
     ).first()
     if current is None:
         conn.execute(
@@ -203,6 +230,8 @@ def _add(
                 forecast_amount=forecast,
                 won_amount=won,
                 won_count=count,
+                ordered_amount=ordered,
+                order_count=orders,
             )
         )
         return
@@ -210,6 +239,8 @@ def _add(
         "forecast_amount": Decimal(current.forecast_amount) + forecast,
         "won_amount": Decimal(current.won_amount) + won,
         "won_count": current.won_count + count,
+        "ordered_amount": Decimal(current.ordered_amount) + ordered,
+        "order_count": current.order_count + orders,
     }
     conn.execute(update(forecast_vs_actual).where(t.id == row_id).values(**values))
 
@@ -243,16 +274,104 @@ def _prune(conn: Connection, owner_id: str, period: str) -> None:
     t = forecast_vs_actual.c
     for row in conn.execute(
         select(t.id, t.product_key, t.currency).where(
-            t.owner_id == owner_id, t.period == period, t.won_count == 0
+            t.owner_id == owner_id, t.period == period, t.won_count == 0, t.order_count == 0
         )
     ).all():
         if (row.product_key, row.currency) not in kept:
             conn.execute(delete(forecast_vs_actual).where(t.id == row.id))
 
 
+def _account_owner(conn: Connection, account_id: str) -> str:
+    owner = conn.execute(
+        select(fva_account_owners.c.owner_id).where(fva_account_owners.c.account_id == account_id)
+    ).scalar()
+    return owner or ""
+
+
+def _order_amounts(lines: list[dict[str, Any]]) -> dict[str, str]:
+    """Amount per product of an order's lines (decimal strings, JSON-safe)."""
+    amounts: dict[str, Decimal] = {}
+    for line in lines:
+        value = (Decimal(line["quantity"]) * Decimal(line["unit_price"])).quantize(ZERO)
+        amounts[line["product_id"]] = amounts.get(line["product_id"], Decimal(0)) + value
+    return {product: str(amount) for product, amount in amounts.items()}
+
+
+def _count_order(conn: Connection, order: dict[str, Any], sign: int) -> None:
+    """Add (or take back) an order's amounts to its rep's month and quarter rows."""
+    at = order["ordered_at"]
+    amounts = {k: Decimal(v) for k, v in order["amounts"].items()}
+    total = sum(amounts.values(), Decimal(0))
+    owner, currency = order["owner_id"], order["currency"]
+    for period in (Period.month_of(at), Period.quarter_of(at)):
+        for product_id, amount in amounts.items():
+            _add(conn, owner, period, product_id, currency, ordered=amount * sign, orders=sign)
+        _add(conn, owner, period, TOTAL, currency, ordered=total * sign, orders=sign)
+        if sign < 0:
+            _prune(conn, owner, period)
+
+
 class ForecastVsActualProjection(Projection):
     name = "forecast_vs_actual"
-    tables = (forecast_vs_actual, fva_forecasts, fva_opportunities)
+    tables = (forecast_vs_actual, fva_forecasts, fva_opportunities, fva_orders, fva_account_owners)
+
+    # orders: attributed to the rep who owned the account when the order was placed
+
+    @handles(Account.Opened)
+    def account_opened(self, conn: Connection, e: Any, position: int) -> None:
+        upsert(
+            conn,
+            fva_account_owners,
+            {"account_id": str(e.originator_id), "owner_id": e.owner_id},
+            ["account_id"],
+        )
+
+    @handles(Account.OwnershipTransferred)
+    def ownership_transferred(self, conn: Connection, e: Any, position: int) -> None:
+        conn.execute(
+            update(fva_account_owners)
+            .where(fva_account_owners.c.account_id == str(e.originator_id))
+            .values(owner_id=e.to_owner_id)
+        )
+
+    @handles(Order.Placed)
+    def order_placed(self, conn: Connection, e: Any, position: int) -> None:
+        row = {
+            "id": str(e.originator_id),
+            "owner_id": _account_owner(conn, e.account_id),
+            "ordered_at": e.ordered_at,
+            "currency": e.currency,
+            "open": True,
+            "amounts": _order_amounts(e.lines),
+        }
+        conn.execute(fva_orders.insert().values(**row))
+        _count_order(conn, row, 1)
+
+    @handles(Order.Revised)
+    def order_revised(self, conn: Connection, e: Any, position: int) -> None:
+        before = conn.execute(
+            select(fva_orders).where(fva_orders.c.id == str(e.originator_id))
+        ).one()
+        after = {
+            **before._mapping,
+            "ordered_at": e.ordered_at,
+            "currency": e.currency,
+            "amounts": _order_amounts(e.lines),
+        }
+        if "account_id" in e.changed:
+            after["owner_id"] = _account_owner(conn, e.account_id)
+        if before.open:
+            _count_order(conn, dict(before._mapping), -1)
+            _count_order(conn, after, 1)
+        conn.execute(update(fva_orders).where(fva_orders.c.id == before.id).values(**after))
+
+    @handles(Order.Cancelled)
+    def order_cancelled(self, conn: Connection, e: Any, position: int) -> None:
+        before = conn.execute(
+            select(fva_orders).where(fva_orders.c.id == str(e.originator_id))
+        ).one()
+        _count_order(conn, dict(before._mapping), -1)
+        conn.execute(update(fva_orders).where(fva_orders.c.id == before.id).values(open=False))
 
     @handles(Opportunity.Created)
     def opportunity_created(self, conn: Connection, e: Any, position: int) -> None:
@@ -364,6 +483,9 @@ def forecast_vs_actual_page(
                 "won_amount": won.quantize(ZERO),
                 "won_count": row["won_count"],
                 "attainment_pct": _attainment(won, forecast),
+                "ordered_amount": Decimal(row["ordered_amount"]).quantize(ZERO),
+                "order_count": row["order_count"],
+                "order_attainment_pct": _attainment(Decimal(row["ordered_amount"]), forecast),
                 "cursor": encode_cursor(sort, [row[k] for k, _ in sort.keys]),
             }
         )

@@ -7,8 +7,12 @@ from crm_api.projections.base import Projection
 from crm_api.projections.catalog import CatalogProjection
 from crm_api.projections.directory import DirectoryProjection
 from crm_api.projections.forecasts import ForecastsProjection, ForecastVsActualProjection
+from crm_api.projections.fulfilment import FulfilmentProjection
 from crm_api.projections.opportunities import FunnelProjection, OpportunitiesProjection
+from crm_api.projections.orders import OrdersProjection
 from crm_api.projections.quotes import QuotesProjection
+from crm_api.projections.receivables import ReceivablesProjection
+from crm_api.projections.webhooks import WebhookDeliveriesProjection, WebhooksProjection
 
 PROJECTIONS: dict[str, type[Projection]] = {
     p.name: p
@@ -17,9 +21,14 @@ PROJECTIONS: dict[str, type[Projection]] = {
         AccountsProjection,
         CatalogProjection,
         QuotesProjection,
+        OrdersProjection,
         OpportunitiesProjection,
         FunnelProjection,
         ForecastsProjection,
         ForecastVsActualProjection,
+        FulfilmentProjection,
+        ReceivablesProjection,
+        WebhooksProjection,
+        WebhookDeliveriesProjection,
     )
 }

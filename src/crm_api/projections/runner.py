@@ -158,12 +158,17 @@ class ProjectionRunner:
                 query = query.with_for_update()
             if int(conn.execute(query).scalar_one()) != recorded:
                 raise LostRace(self.name)
+            self.projection.begin(conn)
             for notification in notifications:
                 try:
                     domain_event = self.app.mapper.to_domain_event(notification)
                     self.projection.apply(conn, domain_event, notification.id)
                 except Exception as error:
                     raise EventFailed(notification.id, error) from error
+            try:
+                self.projection.flush(conn)
+            except Exception as error:
+                raise EventFailed(self.projection.pending_from or start + 1, error) from error
             moved = conn.execute(
                 update(tracking)
                 .where(tracking.c.name == self.name, tracking.c.position == recorded)

@@ -194,6 +194,9 @@ class ForecastVsActualRow:
     won_amount: Decimal
     won_count: int
     attainment_pct: float | None
+    ordered_amount: Decimal
+    order_count: int
+    order_attainment_pct: float | None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> ForecastVsActualRow:
@@ -206,6 +209,9 @@ class ForecastVsActualRow:
             won_amount=row["won_amount"],
             won_count=row["won_count"],
             attainment_pct=row["attainment_pct"],
+            ordered_amount=row["ordered_amount"],
+            order_count=row["order_count"],
+            order_attainment_pct=row["order_attainment_pct"],
         )
 
 

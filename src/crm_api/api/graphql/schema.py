@@ -13,8 +13,10 @@ from crm_api.api.graphql.context import GraphQLContext, PerOperationLoaders, con
 from crm_api.api.graphql.errors import ErrorCodes, log_unexpected
 from crm_api.api.graphql.limits import Limits
 from crm_api.api.graphql.mutations import Mutation as CoreMutation
+from crm_api.api.graphql.orders import OrderMutation, OrderQuery
 from crm_api.api.graphql.queries import Query as CoreQuery
 from crm_api.api.graphql.quotes import QuoteMutation, QuoteQuery
+from crm_api.api.graphql.receivables import ReceivablesMutation, ReceivablesQuery
 from crm_api.api.graphql.sales import SalesMutation, SalesQuery
 from crm_api.api.graphql.subscriptions import Subscription
 
@@ -28,8 +30,22 @@ class CrmSchema(strawberry.Schema):
 
 
 # Each area of the API keeps its queries and mutations in its own module; the schema merges them.
-QUERIES: tuple[type, ...] = (CoreQuery, CatalogQuery, SalesQuery, QuoteQuery)
-MUTATIONS: tuple[type, ...] = (CoreMutation, CatalogMutation, SalesMutation, QuoteMutation)
+QUERIES: tuple[type, ...] = (
+    CoreQuery,
+    CatalogQuery,
+    SalesQuery,
+    QuoteQuery,
+    OrderQuery,
+    ReceivablesQuery,
+)
+MUTATIONS: tuple[type, ...] = (
+    CoreMutation,
+    CatalogMutation,
+    SalesMutation,
+    QuoteMutation,
+    OrderMutation,
+    ReceivablesMutation,
+)
 Query = merge_types("Query", QUERIES)
 Mutation = merge_types("Mutation", MUTATIONS)
 

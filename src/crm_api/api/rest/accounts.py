@@ -80,6 +80,10 @@ class AccountOut(BaseModel):
     phone: str | None
     address: dict[str, Any] | None
     manual_grade: str | None
+    external_refs: list[dict[str, str]] = Field(
+        default_factory=list,
+        description="How other systems know this account: [{source, id}] (orders import).",
+    )
     archived: bool
     version: int
     created_at: datetime

@@ -69,6 +69,13 @@ class ForecastVsActualRow(BaseModel):
     won_amount: Decimal
     won_count: int
     attainment_pct: float | None = Field(description="won / forecast × 100; null if 0 forecast.")
+    ordered_amount: Decimal = Field(
+        description="Orders placed in the period on the rep's accounts (not cancelled)."
+    )
+    order_count: int
+    order_attainment_pct: float | None = Field(
+        description="ordered / forecast × 100; null if 0 forecast."
+    )
 
 
 def _visible(principal: Any) -> frozenset[str] | None:

@@ -143,6 +143,7 @@ class QuoteOut(BaseModel):
     approval: ApprovalOut | None = Field(description="The approval the current revision carries.")
     authors: list[str] = Field(description="Who wrote or submitted a revision: never approvers.")
     closed_reason: str | None
+    order_id: UUID | None = Field(description="The order an accepted quote became.")
     voided_approvals: int
     version: int
     created_at: datetime

@@ -1,0 +1,294 @@
+"""Read model of orders: each order's current content, totals and status, its lines, and a
+fingerprint of its content so an import can tell an unchanged order without loading it. It
+keeps its own account owners (from the account events) so lists filter by visibility."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Table,
+    delete,
+    select,
+    update,
+)
+
+from crm_api.db import UTCDateTime, metadata
+from crm_api.domain.accounts import Account
+from crm_api.domain.orders import Order, fingerprint, order_totals
+from crm_api.projections.base import Projection, handles, upsert
+from crm_api.projections.paging import Page, Sort, keyset_page
+
+order_account_owners = Table(
+    "order_account_owners",
+    metadata,
+    Column("account_id", String(36), primary_key=True),
+    Column("owner_id", String(36), nullable=False),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("source", String(64), nullable=False),
+    Column("external_id", String(128), nullable=False),
+    Column("account_id", String(36), nullable=False, index=True),
+    Column("account_owner_id", String(36), nullable=False, index=True),
+    Column("quote_id", String(36), nullable=True),
+    Column("ordered_at", UTCDateTime, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("reference", String(200), nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("amount", Numeric(20, 2), nullable=False),
+    Column("cost", Numeric(20, 2), nullable=True),
+    Column("margin", Numeric(20, 2), nullable=True),
+    Column("line_count", Integer, nullable=False),
+    Column("fingerprint", String(32), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Index("ix_orders_source_external_id", "source", "external_id", unique=True),
+    Index("ix_orders_ordered_at_id", "ordered_at", "id"),
+    Index("ix_orders_updated_at_id", "updated_at", "id"),
+)
+
+order_lines = Table(
+    "order_lines",
+    metadata,
+    Column("order_id", String(36), primary_key=True),
+    Column("line", Integer, primary_key=True),
+    Column("product_id", String(36), nullable=False, index=True),
+    Column("sku", String(64), nullable=False),
+    Column("quantity", Numeric(18, 3), nullable=False),
+    Column("unit_price", Numeric(14, 2), nullable=False),
+    Column("unit_cost", Numeric(14, 2), nullable=True),
+)
+
+
+def _content(e: Any) -> dict[str, Any]:
+    return {
+        "account_id": e.account_id,
+        "ordered_at": e.ordered_at,
+        "currency": e.currency,
+        "reference": e.reference,
+        "lines": e.lines,
+    }
+
+
+def _values(e: Any, position: int) -> dict[str, Any]:
+    """What an order's content (placed or revised) sets on its row."""
+    content = _content(e)
+    return {
+        "account_id": e.account_id,
+        "ordered_at": e.ordered_at,
+        "currency": e.currency,
+        "reference": e.reference,
+        **order_totals(e.lines),
+        "line_count": len(e.lines),
+        "fingerprint": fingerprint(content),
+        "version": e.originator_version,
+        "updated_at": e.timestamp,
+        "position": position,
+    }
+
+
+def _line_rows(order_id: str, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "order_id": order_id,
+            "line": x["line"],
+            "product_id": x["product_id"],
+            "sku": x["sku"],
+            "quantity": x["quantity"],
+            "unit_price": x["unit_price"],
+            "unit_cost": x["unit_cost"],
+        }
+        for x in lines
+    ]
+
+
+def _owner_of(conn: Connection, account_id: str) -> str:
+    owner = conn.execute(
+        select(order_account_owners.c.owner_id).where(
+            order_account_owners.c.account_id == account_id
+        )
+    ).scalar()
+    return owner or ""
+
+
+class OrdersProjection(Projection):
+    """Placed orders are gathered and inserted together (two statements per batch, not two
+    per order); any other event first flushes them, so later events always see their rows."""
+
+    name = "orders"
+    tables = (order_lines, orders, order_account_owners)
+
+    def __init__(self) -> None:
+        self._orders: list[dict[str, Any]] = []
+        self._lines: list[dict[str, Any]] = []
+
+    def begin(self, conn: Connection) -> None:
+        self._orders, self._lines, self.pending_from = [], [], None
+
+    def flush(self, conn: Connection) -> None:
+        if not self._orders:
+            return
+        account_ids = sorted({row["account_id"] for row in self._orders})
+        owners = dict(
+            conn.execute(
+                select(order_account_owners.c.account_id, order_account_owners.c.owner_id).where(
+                    order_account_owners.c.account_id.in_(account_ids)
+                )
+            ).all()
+        )
+        for row in self._orders:
+            row["account_owner_id"] = owners.get(row["account_id"], "")
+        conn.execute(orders.insert(), self._orders)
+        if self._lines:
+            conn.execute(order_lines.insert(), self._lines)
+        self._orders, self._lines, self.pending_from = [], [], None
+
+    def apply(self, conn: Connection, event: Any, position: int) -> None:
+        if not isinstance(event, Order.Placed):
+            self.flush(conn)
+        super().apply(conn, event, position)
+
+    @handles(Account.Opened)
+    def account_opened(self, conn: Connection, e: Any, position: int) -> None:
+        upsert(
+            conn,
+            order_account_owners,
+            {"account_id": str(e.originator_id), "owner_id": e.owner_id},
+            ["account_id"],
+        )
+
+    @handles(Account.OwnershipTransferred)
+    def ownership_transferred(self, conn: Connection, e: Any, position: int) -> None:
+        account_id = str(e.originator_id)
+        conn.execute(
+            update(order_account_owners)
+            .where(order_account_owners.c.account_id == account_id)
+            .values(owner_id=e.to_owner_id)
+        )
+        conn.execute(
+            update(orders)
+            .where(orders.c.account_id == account_id)
+            .values(account_owner_id=e.to_owner_id)
+        )
+
+    @handles(Order.Placed)
+    def placed(self, conn: Connection, e: Any, position: int) -> None:
+        order_id = str(e.originator_id)
+        if self.pending_from is None:
+            self.pending_from = position
+        self._orders.append(
+            {
+                "id": order_id,
+                "source": e.source,
+                "external_id": e.external_id,
+                "quote_id": e.quote_id,
+                "status": "open",
+                "created_at": e.timestamp,
+                **_values(e, position),
+            }
+        )
+        self._lines.extend(_line_rows(order_id, e.lines))
+
+    @handles(Order.Revised)
+    def revised(self, conn: Connection, e: Any, position: int) -> None:
+        order_id = str(e.originator_id)
+        values = _values(e, position)
+        if "account_id" in e.changed:
+            values["account_owner_id"] = _owner_of(conn, e.account_id)
+        conn.execute(update(orders).where(orders.c.id == order_id).values(**values))
+        if "lines" in e.changed:
+            conn.execute(delete(order_lines).where(order_lines.c.order_id == order_id))
+            rows = _line_rows(order_id, e.lines)
+            if rows:
+                conn.execute(order_lines.insert(), rows)
+
+    @handles(Order.Cancelled)
+    def cancelled(self, conn: Connection, e: Any, position: int) -> None:
+        conn.execute(
+            update(orders)
+            .where(orders.c.id == str(e.originator_id))
+            .values(
+                status="cancelled",
+                version=e.originator_version,
+                updated_at=e.timestamp,
+                position=position,
+            )
+        )
+
+
+ORDER_SORTS = ("ordered_at", "created_at", "updated_at", "amount")
+ORDER_COLUMNS = tuple(
+    c.name for c in orders.c if c.name not in ("position", "account_owner_id", "fingerprint")
+)
+LINE_COLUMNS = tuple(c.name for c in order_lines.c if c.name != "order_id")
+
+
+def known_orders(conn: Connection, order_ids: list[str]) -> dict[str, tuple[int, str]]:
+    """(version, fingerprint) of these orders, for those the read model has."""
+    found: dict[str, tuple[int, str]] = {}
+    for start in range(0, len(order_ids), 500):
+        chunk = order_ids[start : start + 500]
+        stmt = select(orders.c.id, orders.c.version, orders.c.fingerprint).where(
+            orders.c.id.in_(chunk)
+        )
+        for row in conn.execute(stmt):
+            found[row.id] = (row.version, row.fingerprint)
+    return found
+
+
+def list_orders(
+    conn: Connection,
+    *,
+    visible_owners: frozenset[str] | None,
+    sort: Sort,
+    cursor: str | None,
+    limit: int,
+    account_id: str | None = None,
+    source: str | None = None,
+    status: str | None = None,
+    ordered_from: datetime | None = None,
+    ordered_to: datetime | None = None,
+    updated_since: datetime | None = None,
+) -> Page:
+    stmt = select(*[orders.c[n] for n in ORDER_COLUMNS])
+    if visible_owners is not None:
+        stmt = stmt.where(orders.c.account_owner_id.in_(sorted(visible_owners)))
+    for column, value in (("account_id", account_id), ("source", source), ("status", status)):
+        if value is not None:
+            stmt = stmt.where(orders.c[column] == value)
+    if ordered_from:
+        stmt = stmt.where(orders.c.ordered_at >= ordered_from)
+    if ordered_to:
+        stmt = stmt.where(orders.c.ordered_at < ordered_to)
+    if updated_since:
+        stmt = stmt.where(orders.c.updated_at >= updated_since)
+    return keyset_page(conn, stmt, dict(orders.c), sort, cursor, limit)
+
+
+def lines_of(conn: Connection, order_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {o: [] for o in order_ids}
+    if not order_ids:
+        return found
+    stmt = (
+        select(order_lines.c.order_id, *[order_lines.c[n] for n in LINE_COLUMNS])
+        .where(order_lines.c.order_id.in_(order_ids))
+        .order_by(order_lines.c.order_id, order_lines.c.line)
+    )
+    for row in conn.execute(stmt):
+        values = dict(row._mapping)
+        found[values.pop("order_id")].append(values)
+    return found
