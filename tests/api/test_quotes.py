@@ -573,3 +573,23 @@ def test_open_quotes_past_valid_until_are_expired_by_the_system(sales: Sales, se
         "system",
         "system",
     )
+
+
+@pytest.mark.parametrize("sort", ["amount", "-amount", "valid_until", "-valid_until"])
+def test_every_page_of_a_list_sorted_by_money_or_date(sales: Sales, sort: str):
+    made = []
+    for i, price in enumerate(("91.00", "92.00", "93.00", "94.00", "95.00")):
+        made.append(
+            sales.create(lines=[sales.line("WID-1", price)], valid_until=f"2026-02-0{i + 1}")
+        )
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 2, "sort": sort, **({"cursor": cursor} if cursor else {})}
+        page = sales.client.get("/api/v1/quotes", params=params, headers=sales.company.as_("rep_a"))
+        assert page.status_code == 200, page.text
+        seen += [q["id"] for q in page.json()["data"]]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            break
+    expected = [q["id"] for q in made]
+    assert seen == (expected if not sort.startswith("-") else expected[::-1])

@@ -180,3 +180,36 @@ def test_a_replayed_shipment_is_recorded_once(books: Books):
     assert again.status_code == 201 and again.json()["id"] == first["id"]
     assert again.headers["Idempotent-Replayed"] == "true"
     assert books.get("rep_a", f"orders/{order_id}/fulfilment")["lines"][0]["shipped"] == "6.000"
+
+
+def test_fulfilment_follows_an_order_revision_through_the_orders_api(client, company):
+    """An OrderRevised from the orders API updates the ordered quantities (and nothing jams)."""
+    from tests.quote_support import Sales
+
+    sales = Sales.build(company)
+    created = client.post(
+        "/api/v1/orders",
+        json={
+            "source": "erp",
+            "external_id": "R-1",
+            "account_id": sales.account["id"],
+            "ordered_at": "2026-01-02T10:00:00Z",
+            "currency": "EUR",
+            "lines": [{"sku": "WID-1", "quantity": "5", "unit_price": "95.00"}],
+        },
+        headers=company.as_("rep_a"),
+    )
+    assert created.status_code == 201, created.text
+    order_id = created.json()["id"]
+    revised = client.patch(
+        f"/api/v1/orders/{order_id}",
+        json={"lines": [{"sku": "WID-1", "quantity": "7", "unit_price": "95.00"}]},
+        headers=company.as_("rep_a"),
+    )
+    assert revised.status_code == 200, revised.text
+    fulfilment = client.get(f"/api/v1/orders/{order_id}/fulfilment", headers=company.as_("rep_a"))
+    assert fulfilment.status_code == 200, fulfilment.text
+    body = fulfilment.json()
+    assert [line["ordered"] for line in body["lines"]] == ["7.000"], body
+    ready = client.get("/ready")
+    assert ready.status_code == 200, ready.text

@@ -24,6 +24,7 @@ CENT = Decimal("0.01")
 QUANTUM = Decimal("0.001")
 QUOTE_SOURCE = "quote"
 
+
 class OrderStatus(StrEnum):
     OPEN = "open"
     CANCELLED = "cancelled"

@@ -95,6 +95,17 @@ def _owner_of(conn: Connection, account_id: str) -> str:
     return owner or ""
 
 
+def _line_row(order_id: str, line: dict[str, Any], shipped: Decimal) -> dict[str, Any]:
+    return {
+        "order_id": order_id,
+        "line": int(line["line"]),
+        "product_id": str(line["product_id"]),
+        "sku": str(line.get("sku") or ""),
+        "ordered": Decimal(line["quantity"]),
+        "shipped": shipped,
+    }
+
+
 class FulfilmentProjection(Projection):
     name = "fulfilment"
     tables = (
@@ -135,35 +146,34 @@ class FulfilmentProjection(Projection):
     @handles(Order.Placed)
     def order_placed(self, conn: Connection, e: Any, position: int) -> None:
         order_id = str(e.originator_id)
-        upsert(
-            conn,
-            fulfilment_orders,
-            {
-                "order_id": order_id,
-                "account_id": e.account_id,
-                "account_owner_id": _owner_of(conn, e.account_id),
-                "order_status": "open",
-                "updated_at": e.timestamp,
-                "position": position,
-            },
-            ["order_id"],
+        conn.execute(
+            fulfilment_orders.insert().values(
+                order_id=order_id,
+                account_id=e.account_id,
+                account_owner_id=_owner_of(conn, e.account_id),
+                order_status="open",
+                updated_at=e.timestamp,
+                position=position,
+            )
         )
-        self._write_lines(conn, order_id, e.lines)
+        rows = [_line_row(order_id, line, Decimal(0)) for line in e.lines]
+        if rows:  # a new order: nothing shipped yet, nothing to replace
+            conn.execute(fulfilment_lines.insert(), rows)
 
     @handles(Order.Revised)
     def order_revised(self, conn: Connection, e: Any, position: int) -> None:
         order_id = str(e.originator_id)
         values: dict[str, Any] = {"updated_at": e.timestamp, "position": position}
-        if "account_id" in e.changes:
-            values["account_id"] = e.changes["account_id"]
-            values["account_owner_id"] = _owner_of(conn, e.changes["account_id"])
+        if "account_id" in e.changed:
+            values["account_id"] = e.account_id
+            values["account_owner_id"] = _owner_of(conn, e.account_id)
         conn.execute(
             update(fulfilment_orders)
             .where(fulfilment_orders.c.order_id == order_id)
             .values(**values)
         )
-        if "lines" in e.changes:
-            self._write_lines(conn, order_id, e.changes["lines"])
+        if "lines" in e.changed:
+            self._write_lines(conn, order_id, e.lines)
 
     @handles(Order.Cancelled)
     def order_cancelled(self, conn: Connection, e: Any, position: int) -> None:
@@ -187,14 +197,7 @@ class FulfilmentProjection(Projection):
         }
         conn.execute(delete(fulfilment_lines).where(fulfilment_lines.c.order_id == order_id))
         rows = {
-            int(line["line"]): {
-                "order_id": order_id,
-                "line": int(line["line"]),
-                "product_id": str(line["product_id"]),
-                "sku": str(line.get("sku") or ""),
-                "ordered": Decimal(line["quantity"]),
-                "shipped": shipped.get(int(line["line"]), Decimal(0)),
-            }
+            int(line["line"]): _line_row(order_id, line, shipped.get(int(line["line"]), Decimal(0)))
             for line in lines
         }
         for number, quantity in shipped.items():

@@ -6,7 +6,8 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import Column, Connection, Select, and_, or_
@@ -63,10 +64,19 @@ class Sort:
         return ",".join(("-" if d else "") + k for k, d in self.keys)
 
 
+def _key(value: Any) -> Any:
+    """A sort key as JSON: times and dates in ISO form, decimals as strings."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
 def encode_cursor(sort: Sort, values: list[Any]) -> str:
     payload = {
         "s": sort.text(),
-        "k": [v.isoformat() if isinstance(v, datetime) else v for v in values],
+        "k": [_key(v) for v in values],
     }
     raw = json.dumps(payload, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -88,13 +98,21 @@ def _decode(cursor: str, sort: Sort, columns: list[Column[Any]]) -> list[Any]:
                 value = datetime.fromisoformat(value)
                 if value.tzinfo is None:
                     raise ValueError(value)
+            elif python_type is date:
+                value = date.fromisoformat(value)
+            elif python_type is Decimal:
+                if not isinstance(value, str):
+                    raise TypeError(value)
+                value = Decimal(value)
+                if not value.is_finite():
+                    raise ValueError(value)
             elif not isinstance(value, python_type):
                 raise TypeError(value)
             decoded.append(value)
         return decoded
     except InvalidCursor:
         raise
-    except (ValueError, KeyError, TypeError, binascii.Error, NotImplementedError):
+    except (ValueError, KeyError, TypeError, binascii.Error, NotImplementedError, InvalidOperation):
         raise InvalidCursor(
             "the cursor is malformed; use next_cursor from a previous page"
         ) from None
