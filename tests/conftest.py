@@ -107,8 +107,14 @@ def services(settings: Settings, clock: FrozenClock) -> Iterator[Services]:
 
 
 @pytest.fixture
-def client(settings: Settings, clock: FrozenClock, services: Services) -> Iterator[TestClient]:
-    app = create_app(settings, clock=clock, services=services)
+def client(
+    request: pytest.FixtureRequest, settings: Settings, clock: FrozenClock, services: Services
+) -> Iterator[TestClient]:
+    # Projections catch up inline on each write (read-your-writes) unless a test is about the
+    # background workers themselves: a dozen threads waking on every append cost more than the
+    # work they do in a suite of small tests.
+    workers = request.node.get_closest_marker("workers") is not None
+    app = create_app(settings, clock=clock, services=services, run_workers=workers, listen=workers)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
 

@@ -49,7 +49,11 @@ def create_app(
     clock: Clock | None = None,
     services: Services | None = None,
     run_workers: bool = True,
+    listen: bool = True,
 ) -> FastAPI:
+    """`run_workers`: this process runs the projections in threads. Without them, `listen`
+    follows a separate worker's progress (PostgreSQL); with neither, each write brings the
+    read models it touched up to date inline before answering (one process, no threads)."""
     settings = settings or get_settings()
     route_structlog_to_stdlib()
 
@@ -60,7 +64,7 @@ def create_app(
         app.state.services.observe(metrics)
         if run_workers:
             app.state.services.start_workers()
-        else:
+        elif listen:
             app.state.services.start_listener()
         try:
             yield

@@ -68,6 +68,7 @@ def test_metrics_are_exposed_and_move_with_traffic(client, company):
     assert _metric(after, "crm_projection_lag_events", projection="accounts") == 0
 
 
+@pytest.mark.workers
 def test_lag_is_visible_while_a_projection_is_held_back(client, company, services, clock):
     held = client.post("/api/v1/projections/accounts/pause", headers=company.as_("admin"))
     assert held.status_code == 204
@@ -98,6 +99,7 @@ def test_lag_is_visible_while_a_projection_is_held_back(client, company, service
     assert client.get("/ready").status_code == 200
 
 
+@pytest.mark.workers
 def test_a_poisoned_event_fails_readiness_for_its_projection_only_and_recovers_after_resume(
     client, company, services, monkeypatch
 ):

@@ -310,10 +310,14 @@ def test_an_accepted_quote_becomes_an_order(sales):
     )
     assert made["lines"][0]["quantity"] == "3.000" and made["lines"][0]["unit_cost"] == "40.00"
     assert (made["amount"], made["cost"], made["margin"]) == ("285.00", "120.00", "165.00")
-    assert (
-        history(sales, made["id"])[0]["correlation_id"]
-        == history(sales, made["id"])[0]["correlation_id"]
-    )
+    placed = history(sales, made["id"])[0]
+    quote_events = sales.client.get(
+        f"/api/v1/quotes/{quote['id']}/history", headers=sales.company.as_("auditor")
+    ).json()["data"]
+    accepted_event = quote_events[-1]["event"] if "event" in quote_events[-1] else quote_events[-1]
+    assert (placed["type"], accepted_event["type"]) == ("OrderPlaced", "QuoteAccepted")
+    assert placed["command_id"] == accepted_event["command_id"]
+    assert placed["recorded_at"] == accepted_event["recorded_at"]
 
 
 # forecast vs actual counts orders

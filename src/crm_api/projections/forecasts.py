@@ -29,11 +29,11 @@ from sqlalchemy import (
 )
 
 from crm_api.db import UTCDateTime, metadata
-from crm_api.domain.accounts import Account
 from crm_api.domain.forecasts import Forecast, Period
 from crm_api.domain.opportunities import Opportunity, business_time
 from crm_api.domain.orders import Order
-from crm_api.projections.base import Projection, handles, upsert
+from crm_api.projections.base import Projection, handles
+from crm_api.projections.owners import FollowsAccountOwners, account_owners_table
 from crm_api.projections.paging import Page, Sort, encode_cursor, keyset_page
 
 ZERO = Decimal("0.00")
@@ -175,12 +175,7 @@ forecast_vs_actual = Table(
     Index("ix_forecast_vs_actual_period_id", "period", "id"),
 )
 
-fva_account_owners = Table(
-    "fva_account_owners",
-    metadata,
-    Column("account_id", String(36), primary_key=True),
-    Column("owner_id", String(36), nullable=False),
-)
+fva_account_owners = account_owners_table("fva_account_owners")
 
 fva_orders = Table(
     "fva_orders",
@@ -281,13 +276,6 @@ def _prune(conn: Connection, owner_id: str, period: str) -> None:
             conn.execute(delete(forecast_vs_actual).where(t.id == row.id))
 
 
-def _account_owner(conn: Connection, account_id: str) -> str:
-    owner = conn.execute(
-        select(fva_account_owners.c.owner_id).where(fva_account_owners.c.account_id == account_id)
-    ).scalar()
-    return owner or ""
-
-
 def _order_amounts(lines: list[dict[str, Any]]) -> dict[str, str]:
     """Amount per product of an order's lines (decimal strings, JSON-safe)."""
     amounts: dict[str, Decimal] = {}
@@ -311,34 +299,18 @@ def _count_order(conn: Connection, order: dict[str, Any], sign: int) -> None:
             _prune(conn, owner, period)
 
 
-class ForecastVsActualProjection(Projection):
+class ForecastVsActualProjection(FollowsAccountOwners):
     name = "forecast_vs_actual"
     tables = (forecast_vs_actual, fva_forecasts, fva_opportunities, fva_orders, fva_account_owners)
+    account_owners = fva_account_owners
 
     # orders: attributed to the rep who owned the account when the order was placed
-
-    @handles(Account.Opened)
-    def account_opened(self, conn: Connection, e: Any, position: int) -> None:
-        upsert(
-            conn,
-            fva_account_owners,
-            {"account_id": str(e.originator_id), "owner_id": e.owner_id},
-            ["account_id"],
-        )
-
-    @handles(Account.OwnershipTransferred)
-    def ownership_transferred(self, conn: Connection, e: Any, position: int) -> None:
-        conn.execute(
-            update(fva_account_owners)
-            .where(fva_account_owners.c.account_id == str(e.originator_id))
-            .values(owner_id=e.to_owner_id)
-        )
 
     @handles(Order.Placed)
     def order_placed(self, conn: Connection, e: Any, position: int) -> None:
         row = {
             "id": str(e.originator_id),
-            "owner_id": _account_owner(conn, e.account_id),
+            "owner_id": self.owner_of(conn, e.account_id),
             "ordered_at": e.ordered_at,
             "currency": e.currency,
             "open": True,
@@ -359,7 +331,7 @@ class ForecastVsActualProjection(Projection):
             "amounts": _order_amounts(e.lines),
         }
         if "account_id" in e.changed:
-            after["owner_id"] = _account_owner(conn, e.account_id)
+            after["owner_id"] = self.owner_of(conn, e.account_id)
         if before.open:
             _count_order(conn, dict(before._mapping), -1)
             _count_order(conn, after, 1)

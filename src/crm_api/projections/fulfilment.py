@@ -22,18 +22,13 @@ from sqlalchemy import (
 )
 
 from crm_api.db import UTCDateTime, metadata
-from crm_api.domain.accounts import Account
 from crm_api.domain.fulfilment import Shipment, fulfilment_status
 from crm_api.domain.orders import Order
-from crm_api.projections.base import Projection, handles, upsert
+from crm_api.projections.base import handles
+from crm_api.projections.owners import FollowsAccountOwners, account_owners_table
 from crm_api.projections.paging import Page, Sort, keyset_page
 
-fulfilment_account_owners = Table(
-    "fulfilment_account_owners",
-    metadata,
-    Column("account_id", String(36), primary_key=True),
-    Column("owner_id", String(36), nullable=False),
-)
+fulfilment_account_owners = account_owners_table("fulfilment_account_owners")
 
 fulfilment_orders = Table(
     "fulfilment_orders",
@@ -86,15 +81,6 @@ shipment_lines = Table(
 )
 
 
-def _owner_of(conn: Connection, account_id: str) -> str:
-    owner = conn.execute(
-        select(fulfilment_account_owners.c.owner_id).where(
-            fulfilment_account_owners.c.account_id == account_id
-        )
-    ).scalar()
-    return owner or ""
-
-
 def _line_row(order_id: str, line: dict[str, Any], shipped: Decimal) -> dict[str, Any]:
     return {
         "order_id": order_id,
@@ -106,7 +92,7 @@ def _line_row(order_id: str, line: dict[str, Any], shipped: Decimal) -> dict[str
     }
 
 
-class FulfilmentProjection(Projection):
+class FulfilmentProjection(FollowsAccountOwners):
     name = "fulfilment"
     tables = (
         shipment_lines,
@@ -115,31 +101,8 @@ class FulfilmentProjection(Projection):
         fulfilment_orders,
         fulfilment_account_owners,
     )
-
-    # whose accounts
-
-    @handles(Account.Opened)
-    def account_opened(self, conn: Connection, e: Any, position: int) -> None:
-        upsert(
-            conn,
-            fulfilment_account_owners,
-            {"account_id": str(e.originator_id), "owner_id": e.owner_id},
-            ["account_id"],
-        )
-
-    @handles(Account.OwnershipTransferred)
-    def ownership_transferred(self, conn: Connection, e: Any, position: int) -> None:
-        account_id = str(e.originator_id)
-        conn.execute(
-            update(fulfilment_account_owners)
-            .where(fulfilment_account_owners.c.account_id == account_id)
-            .values(owner_id=e.to_owner_id)
-        )
-        conn.execute(
-            update(fulfilment_orders)
-            .where(fulfilment_orders.c.account_id == account_id)
-            .values(account_owner_id=e.to_owner_id)
-        )
+    account_owners = fulfilment_account_owners
+    owner_columns = (fulfilment_orders.c.account_owner_id,)
 
     # orders
 
@@ -150,7 +113,7 @@ class FulfilmentProjection(Projection):
             fulfilment_orders.insert().values(
                 order_id=order_id,
                 account_id=e.account_id,
-                account_owner_id=_owner_of(conn, e.account_id),
+                account_owner_id=self.owner_of(conn, e.account_id),
                 order_status="open",
                 updated_at=e.timestamp,
                 position=position,
@@ -166,7 +129,7 @@ class FulfilmentProjection(Projection):
         values: dict[str, Any] = {"updated_at": e.timestamp, "position": position}
         if "account_id" in e.changed:
             values["account_id"] = e.account_id
-            values["account_owner_id"] = _owner_of(conn, e.account_id)
+            values["account_owner_id"] = self.owner_of(conn, e.account_id)
         conn.execute(
             update(fulfilment_orders)
             .where(fulfilment_orders.c.order_id == order_id)

@@ -25,7 +25,6 @@ from sqlalchemy import (
 )
 
 from crm_api.db import UTCDateTime, metadata
-from crm_api.domain.accounts import Account
 from crm_api.domain.opportunities import (
     LOST,
     NEGOTIATION,
@@ -36,16 +35,12 @@ from crm_api.domain.opportunities import (
     Opportunity,
     business_time,
 )
-from crm_api.projections.base import Projection, handles, upsert
+from crm_api.projections.base import Projection, handles
 from crm_api.projections.directory import like_pattern
+from crm_api.projections.owners import FollowsAccountOwners, account_owners_table
 from crm_api.projections.paging import Page, Sort, encode_cursor, keyset_page
 
-opportunity_account_owners = Table(
-    "opportunity_account_owners",
-    metadata,
-    Column("account_id", String(36), primary_key=True),
-    Column("owner_id", String(36), nullable=False),
-)
+opportunity_account_owners = account_owners_table("opportunity_account_owners")
 
 opportunities = Table(
     "opportunities",
@@ -84,33 +79,11 @@ def _stamp(event: Any, position: int) -> dict[str, Any]:
     }
 
 
-class OpportunitiesProjection(Projection):
+class OpportunitiesProjection(FollowsAccountOwners):
     name = "opportunities"
     tables = (opportunities, opportunity_account_owners)
-
-    @handles(Account.Opened)
-    def account_opened(self, conn: Connection, e: Any, position: int) -> None:
-        upsert(
-            conn,
-            opportunity_account_owners,
-            {"account_id": str(e.originator_id), "owner_id": e.owner_id},
-            ["account_id"],
-        )
-
-    @handles(Account.OwnershipTransferred)
-    def account_transferred(self, conn: Connection, e: Any, position: int) -> None:
-        account_id = str(e.originator_id)
-        upsert(
-            conn,
-            opportunity_account_owners,
-            {"account_id": account_id, "owner_id": e.to_owner_id},
-            ["account_id"],
-        )
-        conn.execute(
-            update(opportunities)
-            .where(opportunities.c.account_id == account_id)
-            .values(account_owner_id=e.to_owner_id)
-        )
+    account_owners = opportunity_account_owners
+    owner_columns = (opportunities.c.account_owner_id,)
 
     @handles(Opportunity.Created)
     def created(self, conn: Connection, e: Any, position: int) -> None:

@@ -22,17 +22,12 @@ from sqlalchemy import (
 )
 
 from crm_api.db import UTCDateTime, metadata
-from crm_api.domain.accounts import Account
 from crm_api.domain.orders import Order, fingerprint, order_totals
-from crm_api.projections.base import Projection, handles, upsert
+from crm_api.projections.base import handles
+from crm_api.projections.owners import FollowsAccountOwners, account_owners_table
 from crm_api.projections.paging import Page, Sort, keyset_page
 
-order_account_owners = Table(
-    "order_account_owners",
-    metadata,
-    Column("account_id", String(36), primary_key=True),
-    Column("owner_id", String(36), nullable=False),
-)
+order_account_owners = account_owners_table("order_account_owners")
 
 orders = Table(
     "orders",
@@ -116,21 +111,14 @@ def _line_rows(order_id: str, lines: list[dict[str, Any]]) -> list[dict[str, Any
     ]
 
 
-def _owner_of(conn: Connection, account_id: str) -> str:
-    owner = conn.execute(
-        select(order_account_owners.c.owner_id).where(
-            order_account_owners.c.account_id == account_id
-        )
-    ).scalar()
-    return owner or ""
-
-
-class OrdersProjection(Projection):
+class OrdersProjection(FollowsAccountOwners):
     """Placed orders are gathered and inserted together (two statements per batch, not two
     per order); any other event first flushes them, so later events always see their rows."""
 
     name = "orders"
     tables = (order_lines, orders, order_account_owners)
+    account_owners = order_account_owners
+    owner_columns = (orders.c.account_owner_id,)
 
     def __init__(self) -> None:
         self._orders: list[dict[str, Any]] = []
@@ -143,13 +131,7 @@ class OrdersProjection(Projection):
         if not self._orders:
             return
         account_ids = sorted({row["account_id"] for row in self._orders})
-        owners = dict(
-            conn.execute(
-                select(order_account_owners.c.account_id, order_account_owners.c.owner_id).where(
-                    order_account_owners.c.account_id.in_(account_ids)
-                )
-            ).all()
-        )
+        owners = self.owners_of(conn, account_ids)
         for row in self._orders:
             row["account_owner_id"] = owners.get(row["account_id"], "")
         conn.execute(orders.insert(), self._orders)
@@ -161,29 +143,6 @@ class OrdersProjection(Projection):
         if not isinstance(event, Order.Placed):
             self.flush(conn)
         super().apply(conn, event, position)
-
-    @handles(Account.Opened)
-    def account_opened(self, conn: Connection, e: Any, position: int) -> None:
-        upsert(
-            conn,
-            order_account_owners,
-            {"account_id": str(e.originator_id), "owner_id": e.owner_id},
-            ["account_id"],
-        )
-
-    @handles(Account.OwnershipTransferred)
-    def ownership_transferred(self, conn: Connection, e: Any, position: int) -> None:
-        account_id = str(e.originator_id)
-        conn.execute(
-            update(order_account_owners)
-            .where(order_account_owners.c.account_id == account_id)
-            .values(owner_id=e.to_owner_id)
-        )
-        conn.execute(
-            update(orders)
-            .where(orders.c.account_id == account_id)
-            .values(account_owner_id=e.to_owner_id)
-        )
 
     @handles(Order.Placed)
     def placed(self, conn: Connection, e: Any, position: int) -> None:
@@ -208,7 +167,7 @@ class OrdersProjection(Projection):
         order_id = str(e.originator_id)
         values = _values(e, position)
         if "account_id" in e.changed:
-            values["account_owner_id"] = _owner_of(conn, e.account_id)
+            values["account_owner_id"] = self.owner_of(conn, e.account_id)
         conn.execute(update(orders).where(orders.c.id == order_id).values(**values))
         if "lines" in e.changed:
             conn.execute(delete(order_lines).where(order_lines.c.order_id == order_id))

@@ -24,7 +24,6 @@ from sqlalchemy import (
 )
 
 from crm_api.db import UTCDateTime, metadata
-from crm_api.domain.accounts import Account
 from crm_api.domain.quotes import (
     OPEN,
     Quote,
@@ -33,16 +32,12 @@ from crm_api.domain.quotes import (
     discount_pct,
     totals,
 )
-from crm_api.projections.base import Projection, handles, upsert
+from crm_api.projections.base import handles
 from crm_api.projections.directory import like_pattern
+from crm_api.projections.owners import FollowsAccountOwners, account_owners_table
 from crm_api.projections.paging import Page, Sort, keyset_page
 
-quote_account_owners = Table(
-    "quote_account_owners",
-    metadata,
-    Column("account_id", String(36), primary_key=True),
-    Column("owner_id", String(36), nullable=False),
-)
+quote_account_owners = account_owners_table("quote_account_owners")
 
 quotes = Table(
     "quotes",
@@ -171,45 +166,20 @@ def _write_lines(conn: Connection, quote_id: str, lines: list[dict[str, Any]]) -
         )
 
 
-class QuotesProjection(Projection):
+class QuotesProjection(FollowsAccountOwners):
     name = "quotes"
     tables = (quote_lines, quotes, quote_account_owners)
+    account_owners = quote_account_owners
+    owner_columns = (quotes.c.account_owner_id,)
 
     # whose accounts
-
-    @handles(Account.Opened)
-    def account_opened(self, conn: Connection, e: Any, position: int) -> None:
-        upsert(
-            conn,
-            quote_account_owners,
-            {"account_id": str(e.originator_id), "owner_id": e.owner_id},
-            ["account_id"],
-        )
-
-    @handles(Account.OwnershipTransferred)
-    def ownership_transferred(self, conn: Connection, e: Any, position: int) -> None:
-        account_id = str(e.originator_id)
-        conn.execute(
-            update(quote_account_owners)
-            .where(quote_account_owners.c.account_id == account_id)
-            .values(owner_id=e.to_owner_id)
-        )
-        conn.execute(
-            update(quotes)
-            .where(quotes.c.account_id == account_id)
-            .values(account_owner_id=e.to_owner_id)
-        )
 
     # quotes
 
     @handles(Quote.Created)
     def created(self, conn: Connection, e: Any, position: int) -> None:
         quote_id = str(e.originator_id)
-        account_owner = conn.execute(
-            select(quote_account_owners.c.owner_id).where(
-                quote_account_owners.c.account_id == e.account_id
-            )
-        ).scalar()
+        account_owner = self.owner_of(conn, e.account_id)
         conn.execute(
             quotes.insert().values(
                 id=quote_id,

@@ -161,7 +161,10 @@ class OrderMutation:
         owner = str(create_missing_accounts_owner_id) if create_missing_accounts_owner_id else None
 
         def command(ctx: Any) -> Any:
-            return services.orders.upsert(ctx, parsed, create_missing_accounts_owner=owner)
+            # GraphQL lists have no min_position: the push answers once its orders are readable.
+            outcome = services.orders.upsert(ctx, parsed, create_missing_accounts_owner=owner)
+            services.wait_for(outcome.position, outcome.topics)
+            return outcome
 
         ctx = await info.context.command(idempotency_key, _fingerprint(info))
         outcome = await to_thread.run_sync(command, ctx)
