@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from crm_api.app import create_app
 from crm_api.application.services import Services
-from crm_api.db import Store, metadata, migrate
+from crm_api.db import Store, migrate
 from crm_api.settings import Settings
 from tests.support import Company, FrozenClock
 
@@ -47,6 +47,8 @@ def postgres_url() -> Iterator[str]:
         )
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')
+        # A test database needs no durability: commits don't wait for the WAL to reach disk.
+        admin.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
     params = psycopg.conninfo.conninfo_to_dict(PG_ADMIN)
     url = f"postgresql+psycopg://{params.get('user', 'postgres')}@{params.get('host', '127.0.0.1')}:{params.get('port', 5432)}/{name}"
     migrate(Store(url))
@@ -63,24 +65,36 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def _truncate_postgres(url: str) -> None:
+def _empty_postgres(url: str) -> None:
+    """Empty every table and restart every sequence: DELETE on a few small tables costs a
+    tenth of TRUNCATE's per-table file work, which dominated each test's set-up."""
     conninfo = Store(url).psycopg_conninfo()
-    tables = [t.name for t in metadata.sorted_tables if t.name != "alembic_version"]
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        existing = [
-            t
-            for t in [*tables, "crm_events"]
-            if conn.execute("SELECT to_regclass(%s)", (t,)).fetchone()[0] is not None
+        tables = [
+            row[0]
+            for row in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                "AND tablename <> 'alembic_version'"
+            )
         ]
-        if existing:
-            conn.execute(f"TRUNCATE {', '.join(existing)} RESTART IDENTITY")
+        sequences = [
+            row[0]
+            for row in conn.execute(
+                "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'"
+            )
+        ]
+        with conn.transaction():
+            for table in tables:
+                conn.execute(f'DELETE FROM "{table}"')
+            for sequence in sequences:
+                conn.execute(f'ALTER SEQUENCE "{sequence}" RESTART')
 
 
 @pytest.fixture(params=STORES)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "postgres":
         url = request.getfixturevalue("postgres_url")
-        _truncate_postgres(url)
+        _empty_postgres(url)
         return url
     template = request.getfixturevalue("sqlite_template")
     for file in template.iterdir():

@@ -261,10 +261,10 @@ def open_store(
             request.getfixturevalue("sqlite_template"), request.getfixturevalue("tmp_path_factory")
         )
         return
-    from tests.conftest import _truncate_postgres
+    from tests.conftest import _empty_postgres
 
     def open_postgres(stack: ExitStack) -> str:
-        _truncate_postgres(store_url)
+        _empty_postgres(store_url)
         return store_url
 
     yield open_postgres

@@ -80,6 +80,49 @@ class Projection:
             conn.execute(table.delete())
 
 
+class Gathering(Projection):
+    """A read model whose bulk event is a plain insert (an order placed) gathers those events
+    and writes them together in `flush`: a few statements per batch instead of several per
+    event. Every other event flushes first, so each handler sees the rows as of the event
+    before it. The gathered events' handler calls `gather`; `write_gathered` writes them."""
+
+    _gathered: list[tuple[Any, int]]
+
+    def begin(self, conn: Connection) -> None:
+        self._gathered, self.pending_from = [], None
+
+    def gather(self, event: Any, position: int) -> None:
+        if not getattr(self, "_gathered", None):
+            self._gathered, self.pending_from = [], position
+        self._gathered.append((event, position))
+
+    def flush(self, conn: Connection) -> None:
+        gathered = getattr(self, "_gathered", [])
+        if gathered:
+            self._gathered = []
+            self.write_gathered(conn, gathered)
+        self.pending_from = None
+
+    def write_gathered(self, conn: Connection, events: list[tuple[Any, int]]) -> None:
+        raise NotImplementedError
+
+    def apply(self, conn: Connection, event: Any, position: int) -> None:
+        if not getattr(self._handlers.get(type(event)), "_gathers", False):
+            self.flush(conn)
+        super().apply(conn, event, position)
+
+
+def gathers(*event_classes: type) -> Callable[[Handler], Handler]:
+    """Marks the handler of a Gathering projection's bulk events (it calls `gather`)."""
+
+    def mark(method: Handler) -> Handler:
+        method = handles(*event_classes)(method)
+        method._gathers = True  # type: ignore[attr-defined]
+        return method
+
+    return mark
+
+
 def upsert(conn: Connection, table: Table, values: dict[str, Any], keys: list[str]) -> None:
     """INSERT … ON CONFLICT DO UPDATE, on SQLite and PostgreSQL alike."""
     dialect = conn.dialect.name

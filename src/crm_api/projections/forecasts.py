@@ -23,6 +23,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Table,
+    bindparam,
     delete,
     select,
     update,
@@ -32,7 +33,7 @@ from crm_api.db import UTCDateTime, metadata
 from crm_api.domain.forecasts import Forecast, Period
 from crm_api.domain.opportunities import Opportunity, business_time
 from crm_api.domain.orders import Order
-from crm_api.projections.base import Projection, handles
+from crm_api.projections.base import Gathering, Projection, gathers, handles
 from crm_api.projections.owners import FollowsAccountOwners, account_owners_table
 from crm_api.projections.paging import Page, Sort, encode_cursor, keyset_page
 
@@ -299,25 +300,99 @@ def _count_order(conn: Connection, order: dict[str, Any], sign: int) -> None:
             _prune(conn, owner, period)
 
 
-class ForecastVsActualProjection(FollowsAccountOwners):
+def _add_placed(conn: Connection, placed: list[dict[str, Any]]) -> None:
+    """Count a run of newly placed orders: their sums per row are added in memory, then the
+    touched rows are read in one statement and written in two (an import of thousands of
+    orders costs a few statements per batch, not a dozen per order)."""
+    sums: dict[tuple[str, str, str, str], list[Any]] = {}
+    for order in placed:
+        amounts = {k: Decimal(v) for k, v in order["amounts"].items()}
+        total = sum(amounts.values(), Decimal(0))
+        owner, currency, at = order["owner_id"], order["currency"], order["ordered_at"]
+        for period in (Period.month_of(at), Period.quarter_of(at)):
+            for key, amount in (*amounts.items(), (TOTAL, total)):
+                row = sums.setdefault((owner, period, key, currency), [ZERO, 0])
+                row[0] += amount
+                row[1] += 1
+    ids = {_row_id(*key): key for key in sums}
+    t = forecast_vs_actual.c
+    current = {
+        row.id: row
+        for chunk in _chunks(sorted(ids), 500)
+        for row in conn.execute(
+            select(t.id, t.ordered_amount, t.order_count).where(t.id.in_(chunk))
+        ).all()
+    }
+    inserts, updates = [], []
+    for row_id, (owner, period, key, currency) in ids.items():
+        amount, count = sums[(owner, period, key, currency)]
+        if row_id in current:
+            before = current[row_id]
+            updates.append(
+                {
+                    "row_id": row_id,
+                    "ordered": Decimal(before.ordered_amount) + amount,
+                    "orders": before.order_count + count,
+                }
+            )
+        else:
+            inserts.append(
+                {
+                    "id": row_id,
+                    "owner_id": owner,
+                    "period": period,
+                    "product_key": key,
+                    "currency": currency,
+                    "forecast_amount": ZERO,
+                    "won_amount": ZERO,
+                    "won_count": 0,
+                    "ordered_amount": amount,
+                    "order_count": count,
+                }
+            )
+    if inserts:
+        conn.execute(forecast_vs_actual.insert(), inserts)
+    if updates:
+        conn.execute(
+            update(forecast_vs_actual)
+            .where(t.id == bindparam("row_id"))
+            .values(ordered_amount=bindparam("ordered"), order_count=bindparam("orders")),
+            updates,
+        )
+
+
+def _chunks(items: list[str], size: int) -> list[list[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+class ForecastVsActualProjection(Gathering, FollowsAccountOwners):
+    """Placed orders are gathered and counted together (see Gathering)."""
+
     name = "forecast_vs_actual"
     tables = (forecast_vs_actual, fva_forecasts, fva_opportunities, fva_orders, fva_account_owners)
     account_owners = fva_account_owners
 
     # orders: attributed to the rep who owned the account when the order was placed
 
-    @handles(Order.Placed)
+    def write_gathered(self, conn: Connection, events: list[tuple[Any, int]]) -> None:
+        owners = self.owners_of(conn, [e.account_id for e, _ in events])
+        rows = [
+            {
+                "id": str(e.originator_id),
+                "owner_id": owners.get(str(e.account_id), ""),
+                "ordered_at": e.ordered_at,
+                "currency": e.currency,
+                "open": True,
+                "amounts": _order_amounts(e.lines),
+            }
+            for e, _ in events
+        ]
+        conn.execute(fva_orders.insert(), rows)
+        _add_placed(conn, rows)
+
+    @gathers(Order.Placed)
     def order_placed(self, conn: Connection, e: Any, position: int) -> None:
-        row = {
-            "id": str(e.originator_id),
-            "owner_id": self.owner_of(conn, e.account_id),
-            "ordered_at": e.ordered_at,
-            "currency": e.currency,
-            "open": True,
-            "amounts": _order_amounts(e.lines),
-        }
-        conn.execute(fva_orders.insert().values(**row))
-        _count_order(conn, row, 1)
+        self.gather(e, position)
 
     @handles(Order.Revised)
     def order_revised(self, conn: Connection, e: Any, position: int) -> None:

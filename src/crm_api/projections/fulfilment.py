@@ -24,7 +24,7 @@ from sqlalchemy import (
 from crm_api.db import UTCDateTime, metadata
 from crm_api.domain.fulfilment import Shipment, fulfilment_status
 from crm_api.domain.orders import Order
-from crm_api.projections.base import handles
+from crm_api.projections.base import Gathering, gathers, handles
 from crm_api.projections.owners import FollowsAccountOwners, account_owners_table
 from crm_api.projections.paging import Page, Sort, keyset_page
 
@@ -92,7 +92,7 @@ def _line_row(order_id: str, line: dict[str, Any], shipped: Decimal) -> dict[str
     }
 
 
-class FulfilmentProjection(FollowsAccountOwners):
+class FulfilmentProjection(Gathering, FollowsAccountOwners):
     name = "fulfilment"
     tables = (
         shipment_lines,
@@ -106,22 +106,30 @@ class FulfilmentProjection(FollowsAccountOwners):
 
     # orders
 
-    @handles(Order.Placed)
-    def order_placed(self, conn: Connection, e: Any, position: int) -> None:
-        order_id = str(e.originator_id)
-        conn.execute(
-            fulfilment_orders.insert().values(
-                order_id=order_id,
-                account_id=e.account_id,
-                account_owner_id=self.owner_of(conn, e.account_id),
-                order_status="open",
-                updated_at=e.timestamp,
-                position=position,
+    def write_gathered(self, conn: Connection, events: list[tuple[Any, int]]) -> None:
+        owners = self.owners_of(conn, [e.account_id for e, _ in events])
+        rows, lines = [], []
+        for e, position in events:
+            order_id = str(e.originator_id)
+            rows.append(
+                {
+                    "order_id": order_id,
+                    "account_id": e.account_id,
+                    "account_owner_id": owners.get(str(e.account_id), ""),
+                    "order_status": "open",
+                    "updated_at": e.timestamp,
+                    "position": position,
+                }
             )
-        )
-        rows = [_line_row(order_id, line, Decimal(0)) for line in e.lines]
-        if rows:  # a new order: nothing shipped yet, nothing to replace
-            conn.execute(fulfilment_lines.insert(), rows)
+            # a new order: nothing shipped yet, nothing to replace
+            lines.extend(_line_row(order_id, line, Decimal(0)) for line in e.lines)
+        conn.execute(fulfilment_orders.insert(), rows)
+        if lines:
+            conn.execute(fulfilment_lines.insert(), lines)
+
+    @gathers(Order.Placed)
+    def order_placed(self, conn: Connection, e: Any, position: int) -> None:
+        self.gather(e, position)
 
     @handles(Order.Revised)
     def order_revised(self, conn: Connection, e: Any, position: int) -> None:

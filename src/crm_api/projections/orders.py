@@ -23,7 +23,7 @@ from sqlalchemy import (
 
 from crm_api.db import UTCDateTime, metadata
 from crm_api.domain.orders import Order, fingerprint, order_totals
-from crm_api.projections.base import handles
+from crm_api.projections.base import Gathering, gathers, handles
 from crm_api.projections.owners import FollowsAccountOwners, account_owners_table
 from crm_api.projections.paging import Page, Sort, keyset_page
 
@@ -111,7 +111,7 @@ def _line_rows(order_id: str, lines: list[dict[str, Any]]) -> list[dict[str, Any
     ]
 
 
-class OrdersProjection(FollowsAccountOwners):
+class OrdersProjection(Gathering, FollowsAccountOwners):
     """Placed orders are gathered and inserted together (two statements per batch, not two
     per order); any other event first flushes them, so later events always see their rows."""
 
@@ -120,47 +120,31 @@ class OrdersProjection(FollowsAccountOwners):
     account_owners = order_account_owners
     owner_columns = (orders.c.account_owner_id,)
 
-    def __init__(self) -> None:
-        self._orders: list[dict[str, Any]] = []
-        self._lines: list[dict[str, Any]] = []
+    def write_gathered(self, conn: Connection, events: list[tuple[Any, int]]) -> None:
+        owners = self.owners_of(conn, [e.account_id for e, _ in events])
+        rows, lines = [], []
+        for e, position in events:
+            order_id = str(e.originator_id)
+            rows.append(
+                {
+                    "id": order_id,
+                    "source": e.source,
+                    "external_id": e.external_id,
+                    "quote_id": e.quote_id,
+                    "status": "open",
+                    "created_at": e.timestamp,
+                    "account_owner_id": owners.get(str(e.account_id), ""),
+                    **_values(e, position),
+                }
+            )
+            lines.extend(_line_rows(order_id, e.lines))
+        conn.execute(orders.insert(), rows)
+        if lines:
+            conn.execute(order_lines.insert(), lines)
 
-    def begin(self, conn: Connection) -> None:
-        self._orders, self._lines, self.pending_from = [], [], None
-
-    def flush(self, conn: Connection) -> None:
-        if not self._orders:
-            return
-        account_ids = sorted({row["account_id"] for row in self._orders})
-        owners = self.owners_of(conn, account_ids)
-        for row in self._orders:
-            row["account_owner_id"] = owners.get(row["account_id"], "")
-        conn.execute(orders.insert(), self._orders)
-        if self._lines:
-            conn.execute(order_lines.insert(), self._lines)
-        self._orders, self._lines, self.pending_from = [], [], None
-
-    def apply(self, conn: Connection, event: Any, position: int) -> None:
-        if not isinstance(event, Order.Placed):
-            self.flush(conn)
-        super().apply(conn, event, position)
-
-    @handles(Order.Placed)
+    @gathers(Order.Placed)
     def placed(self, conn: Connection, e: Any, position: int) -> None:
-        order_id = str(e.originator_id)
-        if self.pending_from is None:
-            self.pending_from = position
-        self._orders.append(
-            {
-                "id": order_id,
-                "source": e.source,
-                "external_id": e.external_id,
-                "quote_id": e.quote_id,
-                "status": "open",
-                "created_at": e.timestamp,
-                **_values(e, position),
-            }
-        )
-        self._lines.extend(_line_rows(order_id, e.lines))
+        self.gather(e, position)
 
     @handles(Order.Revised)
     def revised(self, conn: Connection, e: Any, position: int) -> None:

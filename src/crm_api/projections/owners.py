@@ -64,11 +64,11 @@ class FollowsAccountOwners(Projection):
         ).scalar()
         return found or ""
 
-    def owners_of(self, conn: Connection, account_ids: list[str]) -> dict[str, str]:
+    def owners_of(self, conn: Connection, account_ids: list[Any]) -> dict[str, str]:
         owners = self.account_owners
         rows = conn.execute(
             select(owners.c.account_id, owners.c.owner_id).where(
-                owners.c.account_id.in_(sorted(set(account_ids)))
+                owners.c.account_id.in_(sorted({str(a) for a in account_ids}))
             )
         ).all()
         return {account_id: owner_id for account_id, owner_id in rows}
