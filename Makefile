@@ -20,15 +20,17 @@ run: install
 	$(VENV)/bin/crm-api demo --if-empty
 	$(VENV)/bin/crm-api serve --host 127.0.0.1 --port 8000
 
-# Both stores by default; CRM_TEST_STORES=sqlite or =postgres runs one.
+# Both stores by default; CRM_TEST_STORES=sqlite or =postgres runs one. Tests run in
+# CRM_TEST_WORKERS processes (pytest-xdist; default 2, one per core here; 0 = in this process).
+TEST_WORKERS := -n $${CRM_TEST_WORKERS:-2}
 test: install
-	$(PY) -m pytest
+	$(PY) -m pytest $(TEST_WORKERS)
 
 test-sqlite: install
-	CRM_TEST_STORES=sqlite $(PY) -m pytest
+	CRM_TEST_STORES=sqlite $(PY) -m pytest $(TEST_WORKERS)
 
 test-postgres: install
-	CRM_TEST_STORES=postgres $(PY) -m pytest
+	CRM_TEST_STORES=postgres $(PY) -m pytest $(TEST_WORKERS)
 
 # Long property runs (random command sequences); `make test` runs a bounded smoke of the same.
 fuzz: install
