@@ -20,9 +20,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common
+import analytics
 import create_account_rate
+import order_import
 import projection_rebuild
 import quote_history
+import report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     events = args.events or (5000 if args.quick else 20000)
     stores = [s.strip() for s in args.stores.split(",") if s.strip()]
 
+    analytics_accounts, analytics_seconds = ("5000", "20") if args.quick else ("100000", "120")
     summary: list[str] = []
     for store in stores:
         # Each benchmark in its own process, so one's peak RSS does not colour the other's.
@@ -54,6 +58,12 @@ def main(argv: list[str] | None = None) -> int:
             ),
             ("projection_rebuild", projection_rebuild, ["--n", str(events)]),
             ("quote_history", quote_history, ["--reads", "50" if args.quick else "200"]),
+            ("order_import", order_import, ["--n", "5000" if args.quick else "50000"]),
+            (
+                "analytics",
+                analytics,
+                ["--accounts", analytics_accounts, "--seconds", analytics_seconds],
+            ),
         ):
             start = time.perf_counter()
             proc = subprocess.run(
@@ -66,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\nbenchmarks run:")
     print("\n".join(summary))
     print(f"results: {_common.RESULTS.relative_to(_common.ROOT)}")
-    return 0
+    return report.main([])
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ from sqlalchemy import create_engine
 
 import crm_api.application.idempotency
 import crm_api.auth
-import crm_api.projections.registry  # noqa: F401
+import crm_api.projections.registry
+import crm_api.workspaces  # noqa: F401
 from crm_api.db import Store, metadata
 from crm_api.settings import get_settings
 

@@ -14,23 +14,38 @@ from crm_api import __version__, errors
 from crm_api.api.graphql.schema import graphql_router
 from crm_api.api.rest import (
     accounts,
+    activities,
+    alerts,
     analytics,
     api_keys,
+    assets,
+    attachments,
     contacts,
     events,
     forecasts,
     health,
+    inbound,
+    insights,
     invoices,
+    notices,
     opportunities,
     orders,
     products,
     quotes,
+    service_admin,
+    service_analytics,
+    service_requests,
     shipments,
+    sync,
+    tasks,
     teams,
     users,
     webhooks,
+    work_plans,
 )
+from crm_api.api.rest import exports as data_exports
 from crm_api.api.rest.middleware import Idempotency, RequestLimits, ResponseHeaders
+from crm_api.api.rest.security import SecurityHeaders, allow_cross_origin
 from crm_api.application.services import Services
 from crm_api.domain.context import Clock
 from crm_api.observability import AccessLog, Metrics, route_structlog_to_stdlib
@@ -99,22 +114,44 @@ def create_app(
         api_keys,
         events,
         webhooks,
+        data_exports,
+        activities,
+        tasks,
+        work_plans,
+        notices,
+        assets,
+        service_requests,
+        attachments,
+        inbound,
+        service_admin,
+        service_analytics,
+        alerts,
+        insights,
+        sync,
     ):
         _add_routes(app, module.router)
     _add_routes(app, health.operations)
     app.include_router(graphql_router(), prefix="/graphql", include_in_schema=False)
-    # Added innermost first: AccessLog wraps the metrics, ResponseHeaders, RequestLimits and
-    # Idempotency, in that order.
+    # Added innermost first: AccessLog wraps CORS (so preflights and problems carry its
+    # headers), the metrics, SecurityHeaders, ResponseHeaders, RequestLimits and Idempotency.
     app.add_middleware(Idempotency)
     app.add_middleware(
-        RequestLimits, limit=settings.max_body_bytes, batch_limit=settings.max_batch_body_bytes
+        RequestLimits,
+        limit=settings.max_body_bytes,
+        batch_limit=settings.max_batch_body_bytes,
+        upload_limits={
+            attachments.UPLOAD_PATH: settings.max_attachment_bytes + attachments.MULTIPART_SLACK,
+            inbound.EMAIL_PATH: settings.max_inbound_email_bytes,
+        },
     )
     app.add_middleware(ResponseHeaders, workspace=settings.workspace_name)
+    app.add_middleware(SecurityHeaders, always_hsts=settings.hsts)
     Instrumentator(
         registry=metrics.registry,
         should_group_status_codes=False,
         excluded_handlers=["/metrics"],
     ).instrument(app).expose(app, include_in_schema=False)
+    allow_cross_origin(app, settings.cors_origins)
     app.add_middleware(AccessLog)
     _serve_problems_as_problem_json(app)
     return app

@@ -118,8 +118,11 @@ def mint_token(
 
 
 class Authenticator:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, training: bool | None = None) -> None:
         self.settings = settings
+        self.training = settings.workspace_training if training is None else training
+        """A training workspace: every principal keeps its identity but has full rights and
+        sees every owner's records."""
 
     def authenticate(
         self,
@@ -161,7 +164,7 @@ class Authenticator:
             name=row.name,
             scopes=frozenset(row.scopes),
             visible_owners=None,
-            training=self.settings.workspace_training,
+            training=self.training,
         )
 
     def _jwt(self, conn: Connection, token: str, now: datetime) -> Principal:
@@ -184,7 +187,7 @@ class Authenticator:
             raise Unauthenticated(f"the token is not valid: {error}") from None
         subject = str(claims["sub"])
         user = get_user(conn, subject)
-        training = self.settings.workspace_training
+        training = self.training
         if user is None:
             if claims.get("roles") == ["admin"] or "admin" in (claims.get("roles") or []):
                 return Principal(
@@ -203,7 +206,9 @@ class Authenticator:
             kind="user",
             role=role,
             name=user["name"],
-            visible_owners=visible_owners_for(role, subject, members, user["assists"]),
+            visible_owners=None
+            if training
+            else visible_owners_for(role, subject, members, user["assists"]),
             managed_team_ids=managed,
             training=training,
             extra={"assists": tuple(user["assists"])},
@@ -223,7 +228,9 @@ class Authenticator:
             kind=principal.kind,
             role=principal.role,
             name=principal.name,
-            visible_owners=visible_owners_for(principal.role, principal.id, on_behalf_of=rep_id),
+            visible_owners=None
+            if principal.training
+            else visible_owners_for(principal.role, principal.id, on_behalf_of=rep_id),
             on_behalf_of=rep_id,
             training=principal.training,
             extra=principal.extra,

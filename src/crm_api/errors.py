@@ -16,8 +16,10 @@ from crm_api.domain.errors import (
     DomainError,
     InvalidTransition,
     NotFound,
+    PayloadTooLarge,
     PermissionDenied,
     PreconditionRequired,
+    UnsupportedMediaType,
     ValidationFailed,
     VersionConflict,
 )
@@ -36,6 +38,8 @@ STATUS_BY_ERROR: list[tuple[type[DomainError], int]] = [
     (Conflict, 409),
     (InvalidTransition, 409),
     (InvalidCursor, 400),
+    (PayloadTooLarge, 413),
+    (UnsupportedMediaType, 415),
     (ValidationFailed, 422),
 ]
 

@@ -22,7 +22,11 @@ class Settings(BaseSettings):
         None, description="PEM public key: when set, JWTs must be RS256-signed by its pair."
     )
     jwt_audience: str | None = Field(None, description="Required `aud` claim, if set.")
-    workspace_name: str = Field("live", description="Named in /health and X-Workspace.")
+    workspace_name: str = Field(
+        "live",
+        description="Named in /health, X-Workspace and X-CRM-Workspace (a training "
+        "workspace made by `crm-api workspace fork` is named by its marker instead).",
+    )
     workspace_training: bool = Field(
         False, description="A training workspace: every user has full rights."
     )
@@ -65,6 +69,80 @@ class Settings(BaseSettings):
     )
     webhook_secret_grace_hours: float = Field(
         24.0, ge=0, description="How long a rotated-out webhook secret keeps signing."
+    )
+    smtp_host: str | None = Field(
+        None,
+        description="SMTP server for customer notifications of service requests. Unset: they "
+        "are recorded (event feed, webhooks, outbox table) but not sent by email.",
+    )
+    smtp_port: int = Field(25, ge=1, le=65535, description="SMTP server port.")
+    smtp_from: str = Field(
+        "service@localhost", description="Sender address of customer notification emails."
+    )
+    smtp_timeout_seconds: float = Field(10.0, gt=0, description="SMTP connect/send timeout.")
+    cipher_key: str | None = Field(
+        None,
+        description="Encrypts every stored event and snapshot (AES-GCM, the eventsourcing "
+        "library's cipher): base64 of 16, 24 or 32 bytes, e.g. from `crm-api new-key`. Unset: "
+        "payloads are stored in clear (personal fields of contacts are sealed either way).",
+    )
+    export_daily_cap: int = Field(
+        20, ge=1, description="Exports (accounts or contacts downloads) per user per UTC day."
+    )
+    cors_origins: str = Field(
+        "",
+        description="Front-end origins (comma-separated, e.g. `https://crm.example.com`) allowed "
+        "to call the API from a browser. Empty: no cross-origin access.",
+    )
+    hsts: bool = Field(
+        False,
+        description="Send Strict-Transport-Security on every response (TLS ends at a proxy); "
+        "it is always sent on requests that arrive over https.",
+    )
+    dormancy_days: int = Field(
+        90, ge=1, description="Days without an order after which an account is dormant (alert)."
+    )
+    dormancy_days_by_grade: str = Field(
+        "",
+        description="Dormancy days per manual grade, e.g. `A=60,B=90,C=120,D=180`; grades not "
+        "named (and accounts without a grade) use CRM_DORMANCY_DAYS.",
+    )
+    watcher_tick_seconds: float = Field(
+        60.0, gt=0, description="How often the watchers look for due alerts (dormancy, SLA)."
+    )
+    grade_window_days: int = Field(
+        365, ge=1, description="Automatic grading: the trailing window of orders (RFM), in days."
+    )
+    grade_recency_days: str = Field(
+        "30,90,180", description="Automatic grading: recency thresholds in days (ascending)."
+    )
+    grade_frequency: str = Field(
+        "12,6,3", description="Automatic grading: order-count thresholds (descending)."
+    )
+    grade_monetary: str = Field(
+        "100000,25000,5000", description="Automatic grading: revenue thresholds (descending)."
+    )
+    blob_dir: str = Field(
+        "./var/blobs",
+        description="Where attachments, call recordings and inbound email parts are stored "
+        "(content-addressed by sha256).",
+    )
+    max_attachment_bytes: int = Field(
+        25 * 1024 * 1024, ge=1, description="Largest attachment or call recording (one file)."
+    )
+    max_inbound_email_bytes: int = Field(
+        40 * 1024 * 1024,
+        ge=1,
+        description="Largest raw inbound email (attachments base64-encoded inside it).",
+    )
+    attachment_types: str = Field(
+        "application/pdf,image/png,image/jpeg,image/gif,image/webp,text/plain,text/csv,"
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document,"
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet,"
+        "application/msword,application/vnd.ms-excel,"
+        "audio/mpeg,audio/wav,audio/x-wav,audio/ogg,audio/mp4,audio/webm",
+        description="Content types (comma-separated) accepted for attachments; call "
+        "recordings must be one of the audio/… types among them.",
     )
 
 

@@ -16,7 +16,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Mapper, Transcoding
 
 from crm_api.application.notifier import LogNotifier
 from crm_api.domain.base import CrmAggregate
@@ -24,6 +24,8 @@ from crm_api.domain.context import Clock, EventMeta, recording
 from crm_api.domain.errors import DomainError, NotFound, VersionConflict
 from crm_api.domain.people import Principal
 from crm_api.domain.uniqueness import UniqueClaim
+from crm_api.privacy.keys import SubjectKeys
+from crm_api.privacy.shredding import ShreddingMapper
 
 T = TypeVar("T", bound=CrmAggregate)
 
@@ -127,6 +129,19 @@ class CrmApplication(Application[UUID]):
         self.notifier = notifier
         self.observer: Observer = _NoObserver()
         super().__init__(env={"AGGREGATE_CACHE_MAXSIZE": "10000", **env})
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        """The library's mapper (with its cipher when CIPHER_KEY is set) that also seals
+        personal fields under their subject's key (crm_api/privacy/shredding.py)."""
+        return self.factory.mapper(
+            transcoder=self.construct_transcoder(), mapper_class=ShreddingMapper
+        )
+
+    def use_subject_keys(self, keys: SubjectKeys) -> None:
+        """Seal personal fields from now on (before this, e.g. in tools, they pass in clear)."""
+        mapper = self.mapper
+        assert isinstance(mapper, ShreddingMapper)
+        mapper.subject_keys = keys
 
     def _notify(self, recordings: Sequence[Any]) -> None:
         if recordings:

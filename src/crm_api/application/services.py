@@ -6,35 +6,52 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection
 
 from crm_api.application.accounts import AccountService
+from crm_api.application.activities import ActivityService
 from crm_api.application.app import CrmApplication
+from crm_api.application.attachments import AttachmentIntake, forget_contact_files
 from crm_api.application.catalog import CatalogService
 from crm_api.application.directory import DirectoryService
 from crm_api.application.forecasts import ForecastService
 from crm_api.application.idempotency import IdempotencyStore
+from crm_api.application.inbound import InboundDesk
+from crm_api.application.insights import InsightsService
 from crm_api.application.invoices import InvoiceService
+from crm_api.application.notices import NoticeService
 from crm_api.application.notifier import LogNotifier
 from crm_api.application.opportunities import OpportunityService
 from crm_api.application.orders import OrderService
 from crm_api.application.quotes import QuoteService
+from crm_api.application.service import CustomerMailer, ServiceDesk
 from crm_api.application.shipments import ShipmentService
+from crm_api.application.sync import SyncService
+from crm_api.application.tasks import TaskService
+from crm_api.application.watchers import AlertService, TickReport, Watchers
 from crm_api.application.webhooks import WebhookService
+from crm_api.application.work_plans import WorkPlanService
 from crm_api.auth import Authenticator
+from crm_api.blobs import BlobStore
 from crm_api.db import Store, create_read_engine
+from crm_api.domain.alerts import DormancyRule
 from crm_api.domain.context import Clock, SystemClock
+from crm_api.domain.grading import GradingRule
 from crm_api.integrations.event_feed import EventFeed
 from crm_api.integrations.ssrf import UrlGuard
 from crm_api.integrations.webhooks import Deliverer
+from crm_api.privacy.erasure import ErasureService
+from crm_api.privacy.exports import ExportService
+from crm_api.privacy.keys import SubjectKeys, check_store_key, cipher_env, secure_delete
 from crm_api.projections.quotes import due_to_expire
 from crm_api.projections.registry import PROJECTIONS
 from crm_api.projections.runner import ProjectionRunner
 from crm_api.projections.status import ProjectionStatus, projection_status
 from crm_api.settings import Settings
+from crm_api.workspaces import current_workspace, workspace_blobs
 
 log = logging.getLogger(__name__)
 
@@ -47,21 +64,38 @@ class Services:
         self.clock = clock or SystemClock()
         self.store = Store(settings.database_url)
         self.notifier = LogNotifier()
-        self.app = CrmApplication(self.store.event_store_env(), self.clock, self.notifier)
+        self.app = CrmApplication(
+            {**self.store.event_store_env(), **cipher_env(settings.cipher_key)},
+            self.clock,
+            self.notifier,
+        )
+        check_store_key(self.app)
         self.engine = create_read_engine(self.store)
         self.writer = create_read_engine(self.store, writer=True)
+        secure_delete(self.engine)
+        secure_delete(self.writer)
+        self.subject_keys = SubjectKeys(
+            self.engine, self.writer, self.clock, self.app.mapper.cipher
+        )
+        self.app.use_subject_keys(self.subject_keys)
+        self.erasure = ErasureService(self.app, self.subject_keys, self.writer)
         self.idempotency = IdempotencyStore(
             self.writer,
             lease=timedelta(seconds=settings.idempotency_lease_seconds),
             ttl=timedelta(hours=settings.idempotency_ttl_hours),
         )
-        self.authenticator = Authenticator(settings)
+        self.workspace = current_workspace(self.engine, settings)
+        self.authenticator = Authenticator(settings, training=self.workspace.training)
         self.directory = DirectoryService(self.app)
         self.accounts = AccountService(self.app)
         self.catalog = CatalogService(self.app)
         self.opportunities = OpportunityService(self.app)
         self.forecasts = ForecastService(self.app)
         self.quotes = QuoteService(self.app)
+        self.activities = ActivityService(self.app)
+        self.tasks = TaskService(self.app)
+        self.work_plans = WorkPlanService(self.app)
+        self.notices = NoticeService(self.app)
         self.feed = EventFeed(self.app, f"/crm/{settings.workspace_name}")
         url_guard = UrlGuard.from_setting(settings.webhook_allow)
         self.webhooks = WebhookService(
@@ -83,6 +117,46 @@ class Services:
         self.shipments = ShipmentService(self.app)
         self.invoices = InvoiceService(self.app)
         self.orders = OrderService(self.app, self.engine)
+        self.service = ServiceDesk(self.app, self.engine)
+        self.blobs: BlobStore = workspace_blobs(settings, self.workspace)
+        self.intake = AttachmentIntake(
+            self.blobs, settings.max_attachment_bytes, settings.attachment_types
+        )
+        self.inbound = InboundDesk(self.app, self.engine, self.service, self.intake)
+        self.erasure.forget_files = lambda contact_id: forget_contact_files(
+            self.engine, self.blobs, contact_id
+        )
+        self.mailer = (
+            CustomerMailer(
+                reader=self.engine,
+                writer=self.writer,
+                clock=self.clock,
+                host=settings.smtp_host,
+                port=settings.smtp_port,
+                sender=settings.smtp_from,
+                timeout=settings.smtp_timeout_seconds,
+            )
+            if settings.smtp_host
+            else None
+        )
+        self.exports = ExportService(self.app, self.clock, settings.export_daily_cap)
+        self.sync = SyncService(self.app, self.idempotency, self.clock)
+        self.alerts = AlertService(self.app)
+        self.watchers = Watchers(
+            self.app,
+            self.engine,
+            DormancyRule.parse(settings.dormancy_days, settings.dormancy_days_by_grade),
+        )
+        self.insights = InsightsService(
+            self.engine,
+            self.clock,
+            GradingRule.parse(
+                settings.grade_window_days,
+                settings.grade_recency_days,
+                settings.grade_frequency,
+                settings.grade_monetary,
+            ),
+        )
         self.runners = {
             name: ProjectionRunner(
                 projection_class(),
@@ -134,7 +208,11 @@ class Services:
         maintenance = threading.Thread(target=self._maintain, name="maintenance", daemon=True)
         maintenance.start()
         self._threads.append(maintenance)
-        if self.settings.webhook_delivery:
+        watchers = threading.Thread(target=self._watch, name="watchers", daemon=True)
+        watchers.start()
+        self._threads.append(watchers)
+        # A training workspace reaches nothing outside itself: no webhooks, no customer mail.
+        if self.settings.webhook_delivery and not self.workspace.training:
             deliverer = threading.Thread(
                 target=self.deliverer.run_forever,
                 args=(self._stop, self._wait_for_append),
@@ -143,6 +221,15 @@ class Services:
             )
             deliverer.start()
             self._threads.append(deliverer)
+        if self.mailer is not None and not self.workspace.training:
+            mailer = threading.Thread(
+                target=self.mailer.run_forever,
+                args=(self._stop, self._wait_for_append),
+                name="customer-mailer",
+                daemon=True,
+            )
+            mailer.start()
+            self._threads.append(mailer)
         self.start_listener()
 
     def _maintain(self) -> None:
@@ -159,6 +246,30 @@ class Services:
                 log.exception("expiring due quotes failed; will retry")
             if self._stop.wait(MAINTENANCE_SECONDS):
                 return
+
+    def _watch(self) -> None:
+        """The watchers' tick (docs/analytics.md): raise due alerts, clear ended ones."""
+        while True:
+            try:
+                self.run_watchers()
+            except Exception:
+                log.exception("the watchers' tick failed; will retry")
+            if self._stop.wait(self.settings.watcher_tick_seconds):
+                return
+
+    def run_watchers(self, now: datetime | None = None) -> TickReport:
+        """One watchers' tick at `now` (default: the clock's now); the alerts read model then
+        shows what it raised and cleared."""
+        at = now or self.clock.now()
+        raised = cleared = last = 0
+        while True:
+            report = self.watchers.tick(at)
+            raised, cleared = raised + report.raised, cleared + report.cleared
+            if report.last_position:
+                last = report.last_position
+                self.wait_for(last)
+            if not (report.more and report.changed):
+                return TickReport(raised, cleared, last)
 
     def _wait_for_append(self, timeout: float) -> None:
         self.notifier.wait_for_append(self.notifier.generation, timeout)

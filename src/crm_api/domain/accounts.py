@@ -8,9 +8,32 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from crm_api.domain.base import CrmAggregate
-from crm_api.domain.errors import InvalidTransition
+from crm_api.domain.errors import FieldError, InvalidTransition, ValidationFailed
 
 GRADES = ("A", "B", "C", "D")
+
+ERASED = "[erased]"
+CONTACT_PERSONAL_FIELDS: dict[str, str | None] = {
+    "name": ERASED,
+    "phone": ERASED,
+    "email": ERASED,
+    "occupation": ERASED,
+    "birth_year": None,
+}
+"""A contact's personal fields and what each reads as once erased (text: "[erased]"; the
+birth year: null). Their values are stored encrypted under the contact's own key
+(crm_api/privacy), so destroying that key erases them from every past event."""
+
+
+ERASURE_REASONS = ("subject_request", "retention_expired", "legal_obligation", "other")
+
+
+def erased_details(values: dict[str, Any]) -> dict[str, Any]:
+    """Every personal value that was recorded becomes its erased form; absent ones stay null."""
+    return {
+        name: erased if values.get(name) is not None else None
+        for name, erased in CONTACT_PERSONAL_FIELDS.items()
+    }
 
 
 class Account(CrmAggregate):
@@ -118,6 +141,7 @@ class Contact(CrmAggregate):
 
     id: UUID
     kind = "contact"
+    personal_fields = CONTACT_PERSONAL_FIELDS
 
     @event("Added")
     def __init__(
@@ -136,6 +160,7 @@ class Contact(CrmAggregate):
         self.occupation = occupation
         self.birth_year = birth_year
         self.archived = False
+        self.erased = False
 
     @classmethod
     def add_to(cls, account: Account, **details: Any) -> Contact:
@@ -146,6 +171,10 @@ class Contact(CrmAggregate):
         return cls(account_id=str(account.id), **details)
 
     def change_details(self, **changes: Any) -> None:
+        if self.erased:
+            raise InvalidTransition(
+                "an erased contact's personal data cannot be entered again", code="erased"
+            )
         if self.archived:
             raise InvalidTransition(
                 "an archived contact cannot be changed; restore it first", code="archived"
@@ -176,3 +205,23 @@ class Contact(CrmAggregate):
     @event("Restored")
     def _restored(self) -> None:
         self.archived = False
+
+    def erase(self, reason: str, reference: str | None) -> None:
+        """Right to erasure: the personal values read as erased from now on, in every past
+        event too (the application destroys the contact's key). The event carries why, never
+        what."""
+        if reason not in ERASURE_REASONS:
+            raise ValidationFailed(
+                [FieldError("reason", f"must be one of: {', '.join(ERASURE_REASONS)}")]
+            )
+        if self.erased:
+            raise InvalidTransition(
+                "the contact's personal data is already erased", code="already_erased"
+            )
+        self._erased(reason=reason, reference=reference)
+
+    @event("Erased")
+    def _erased(self, reason: str, reference: str | None) -> None:
+        for name, value in erased_details(vars(self)).items():
+            setattr(self, name, value)
+        self.erased = True

@@ -45,6 +45,20 @@ class ValidationFailed(DomainError):
         super().__init__(detail or "; ".join(f"{e.field}: {e.message}" for e in errors))
 
 
+class PayloadTooLarge(ValidationFailed):
+    """413: a file (upload, email attachment) over its size limit, naming the field."""
+
+    code = "attachment_too_large"
+    title = "The file is too large"
+
+
+class UnsupportedMediaType(ValidationFailed):
+    """415: a file whose type is not accepted, or whose content contradicts its declared type."""
+
+    code = "unsupported_media_type"
+    title = "Unsupported media type"
+
+
 class VersionConflict(DomainError):
     code = "version_conflict"
     title = "The record has changed since you read it"

@@ -58,8 +58,21 @@ _SALES = _READ_ALL | {
     "orders:write",
     "invoices:write",
 }
+# Daily work (docs/work.md): activities, tasks, work plans, meeting notices, matter reports.
+_WORK_READ = frozenset(
+    {"activities:read", "tasks:read", "work_plans:read", "notices:read", "matter_reports:read"}
+)
+_WORK = _WORK_READ | {
+    "activities:write",
+    "tasks:write",
+    "work_plans:write",
+    "notices:write",
+    "matter_reports:write",
+}
 PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.ADMIN: _SALES
+    | _WORK
+    | {"work_plans:review"}
     | {
         "accounts:transfer",
         "users:write",
@@ -74,14 +87,16 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
         "webhooks:write",
     },
     # Only managers approve quotes: the authority is their approval_limit_pct.
-    Role.MANAGER: _SALES | {"accounts:transfer", "quotes:approve"},
-    Role.REP: _SALES,
-    Role.ASSISTANT: _SALES,
+    Role.MANAGER: _SALES | _WORK | {"accounts:transfer", "quotes:approve", "work_plans:review"},
+    Role.REP: _SALES | _WORK,
+    Role.ASSISTANT: _SALES | _WORK,
     Role.SERVICE_AGENT: _READ_ALL,
-    Role.AUDITOR: _READ_ALL | {"operations:read", "events:read", "webhooks:read"},
+    Role.AUDITOR: _READ_ALL | _WORK_READ | {"operations:read", "events:read", "webhooks:read"},
     # Integrators keep the catalogue in step with an ERP; prices are not a sales decision.
     Role.INTEGRATOR: _READ_ALL
     | {
+        "activities:read",
+        "activities:write",
         "products:write",
         "orders:write",
         "invoices:write",
@@ -90,6 +105,57 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
         "webhooks:write",
     },
 }
+# Data protection (docs/data-protection.md): only admins erase personal data; exporting one's
+# own records is audited and capped; managers watch their team's exports.
+_DATA_PROTECTION: dict[Role, frozenset[str]] = {
+    Role.ADMIN: frozenset({"contacts:erase", "data:export", "exports:read"}),
+    Role.MANAGER: frozenset({"data:export", "exports:read"}),
+    Role.REP: frozenset({"data:export"}),
+    Role.ASSISTANT: frozenset({"data:export"}),
+    Role.AUDITOR: frozenset({"data:export", "exports:read"}),
+}
+for _role, _scopes in _DATA_PROTECTION.items():
+    PERMISSIONS[_role] = PERMISSIONS[_role] | _scopes
+# Service (docs/service.md): assets, service requests, and their routing and SLA policies.
+_SERVICE_READ = frozenset({"assets:read", "service:read"})
+_SERVICE_LEAD = _SERVICE_READ | {
+    "assets:write",
+    "service:open",
+    "service:write",
+    "service:assign",
+    "service:admin",
+}
+_SERVICE: dict[Role, frozenset[str]] = {
+    Role.ADMIN: _SERVICE_LEAD,
+    Role.MANAGER: _SERVICE_LEAD,
+    Role.REP: _SERVICE_READ | {"assets:write", "service:open"},
+    Role.ASSISTANT: _SERVICE_READ | {"assets:write", "service:open"},
+    Role.SERVICE_AGENT: _SERVICE_READ | {"service:open", "service:write"},
+    Role.AUDITOR: _SERVICE_READ,
+}
+for _role, _scopes in _SERVICE.items():
+    PERMISSIONS[_role] = PERMISSIONS[_role] | _scopes
+# Alerts (docs/analytics.md): who sees which is decided per alert (owner, team, assignee).
+_ALERTS: dict[Role, frozenset[str]] = {
+    Role.ADMIN: frozenset({"alerts:read", "alerts:acknowledge", "alerts:tick"}),
+    Role.MANAGER: frozenset({"alerts:read", "alerts:acknowledge"}),
+    Role.REP: frozenset({"alerts:read", "alerts:acknowledge"}),
+    Role.ASSISTANT: frozenset({"alerts:read", "alerts:acknowledge"}),
+    Role.SERVICE_AGENT: frozenset({"alerts:read", "alerts:acknowledge"}),
+    Role.AUDITOR: frozenset({"alerts:read"}),
+    Role.INTEGRATOR: frozenset({"alerts:read"}),
+}
+for _role, _scopes in _ALERTS.items():
+    PERMISSIONS[_role] = PERMISSIONS[_role] | _scopes
+# Inbound email (docs/service.md): a mail gateway's key posts messages; managers and admins
+# work the unmatched inbox.
+_INBOUND: dict[Role, frozenset[str]] = {
+    Role.ADMIN: frozenset({"inbound:write", "inbound:read", "inbound:link"}),
+    Role.MANAGER: frozenset({"inbound:read", "inbound:link"}),
+    Role.INTEGRATOR: frozenset({"inbound:write"}),
+}
+for _role, _scopes in _INBOUND.items():
+    PERMISSIONS[_role] = PERMISSIONS[_role] | _scopes
 ALL_SCOPES = frozenset().union(*PERMISSIONS.values())
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 
 from crm_api.db import UTCDateTime, metadata
-from crm_api.domain.accounts import Account, Contact
+from crm_api.domain.accounts import Account, Contact, erased_details
 from crm_api.projections.base import Projection, handles
 from crm_api.projections.directory import like_pattern
 from crm_api.projections.paging import Page, Sort, keyset_page
@@ -203,6 +203,20 @@ class AccountsProjection(Projection):
                 search_text=_search_text(current, CONTACT_SEARCHED),
                 **_stamp(e, position),
             )
+        )
+
+    @handles(Contact.Erased)
+    def contact_erased(self, conn: Connection, e: Any, position: int) -> None:
+        """Overwrite the personal columns in place (the values also read as erased from the
+        log, so a rebuild arrives at the same row)."""
+        contact_id = str(e.originator_id)
+        current = dict(
+            conn.execute(select(contacts).where(contacts.c.id == contact_id)).one()._mapping
+        )
+        conn.execute(
+            update(contacts)
+            .where(contacts.c.id == contact_id)
+            .values(**erased_details(current), search_text="", **_stamp(e, position))
         )
 
     @handles(Contact.Archived, Contact.Restored)

@@ -132,6 +132,19 @@ def upsert(conn: Connection, table: Table, values: dict[str, Any], keys: list[st
     conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=updates))
 
 
+def upsert_many(
+    conn: Connection, table: Table, rows: list[dict[str, Any]], keys: list[str]
+) -> None:
+    """`upsert` of many rows in one statement execution (rows of the same shape)."""
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(table)
+    updates = {k: stmt.excluded[k] for k in rows[0] if k not in keys}
+    conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=updates), rows)
+
+
 def insert_ignore(conn: Connection, table: Table, values: dict[str, Any], keys: list[str]) -> bool:
     """INSERT … ON CONFLICT DO NOTHING; True when the row was inserted. (RETURNING, because
     psycopg reports no rowcount for this statement.)"""

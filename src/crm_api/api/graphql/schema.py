@@ -11,14 +11,19 @@ from strawberry.types import ExecutionContext
 from crm_api.api.graphql.catalog import CatalogMutation, CatalogQuery
 from crm_api.api.graphql.context import GraphQLContext, PerOperationLoaders, context_getter
 from crm_api.api.graphql.errors import ErrorCodes, log_unexpected
+from crm_api.api.graphql.insights import InsightsMutation, InsightsQuery
 from crm_api.api.graphql.limits import Limits
 from crm_api.api.graphql.mutations import Mutation as CoreMutation
 from crm_api.api.graphql.orders import OrderMutation, OrderQuery
+from crm_api.api.graphql.privacy import PrivacyMutation
 from crm_api.api.graphql.queries import Query as CoreQuery
 from crm_api.api.graphql.quotes import QuoteMutation, QuoteQuery
 from crm_api.api.graphql.receivables import ReceivablesMutation, ReceivablesQuery
 from crm_api.api.graphql.sales import SalesMutation, SalesQuery
+from crm_api.api.graphql.service import ServiceMutation, ServiceQuery
 from crm_api.api.graphql.subscriptions import Subscription
+from crm_api.api.graphql.sync import SyncMutation
+from crm_api.api.graphql.work import WorkMutation, WorkQuery
 
 
 class CrmSchema(strawberry.Schema):
@@ -37,6 +42,9 @@ QUERIES: tuple[type, ...] = (
     QuoteQuery,
     OrderQuery,
     ReceivablesQuery,
+    ServiceQuery,
+    WorkQuery,
+    InsightsQuery,
 )
 MUTATIONS: tuple[type, ...] = (
     CoreMutation,
@@ -45,6 +53,11 @@ MUTATIONS: tuple[type, ...] = (
     QuoteMutation,
     OrderMutation,
     ReceivablesMutation,
+    ServiceMutation,
+    WorkMutation,
+    PrivacyMutation,
+    SyncMutation,
+    InsightsMutation,
 )
 Query = merge_types("Query", QUERIES)
 Mutation = merge_types("Mutation", MUTATIONS)

@@ -14,13 +14,16 @@ from anyio import to_thread
 from eventsourcing.utils import get_topic
 
 from crm_api.api.graphql.context import Info
+from crm_api.api.graphql.insights import Alert as AlertNode
+from crm_api.api.graphql.insights import alert_node
 from crm_api.api.graphql.types import Event
 from crm_api.api.rest.conventions import history_entry
 from crm_api.application.services import Services
 from crm_api.domain.accounts import Account, Contact
+from crm_api.domain.alerts import Alert
 from crm_api.domain.base import CrmAggregate
-from crm_api.domain.errors import FieldError, PermissionDenied, ValidationFailed
-from crm_api.domain.people import Role, Team, User
+from crm_api.domain.errors import DomainError, FieldError, PermissionDenied, ValidationFailed
+from crm_api.domain.people import Principal, Role, Team, User
 
 FEED_ROLES = frozenset({Role.ADMIN, Role.AUDITOR, Role.INTEGRATOR})
 FEED_RECORDS: tuple[type[CrmAggregate], ...] = (Account, Contact, User, Team)
@@ -64,6 +67,30 @@ def read_events(services: Services, after: int, topics: list[str]) -> tuple[list
     return events, notifications[-1].id if notifications else after
 
 
+ALERT_TOPICS = sorted(get_topic(cls) for cls in (Alert.Raised, Alert.Acknowledged, Alert.Cleared))
+
+
+def read_alerts(
+    services: Services, principal: Principal, after: int
+) -> tuple[list[AlertNode], int]:
+    """The alerts raised, acknowledged or cleared after `after` that the caller sees, as they
+    now stand, and the position read up to."""
+    notifications = services.app.recorder.select_notifications(
+        start=after + 1, limit=BATCH, topics=ALERT_TOPICS
+    )
+    if not notifications:
+        return [], after
+    services.wait_for(notifications[-1].id)
+    found = []
+    for notification in notifications:
+        try:
+            alert = services.alerts.get_alert(principal, str(notification.originator_id))
+        except DomainError:
+            continue
+        found.append(alert_node(services, alert.id))
+    return found, notifications[-1].id
+
+
 def _event(position: int, domain_event: Any) -> Event:
     entry = history_entry(domain_event)
     return Event(
@@ -101,4 +128,23 @@ class Subscription:
             for event in events:
                 yield event
             if not events and notifier.generation == generation:
+                await notifier.wait_for_append_async(services.settings.projection_poll_seconds)
+
+    @strawberry.subscription(
+        description="Alerts the caller sees, each time one is raised, acknowledged or cleared, "
+        "after log position `after` (default: now)."
+    )
+    async def alerts(self, info: Info, after: int | None = None) -> AsyncGenerator[AlertNode, None]:
+        context = info.context
+        principal = await context.principal()
+        principal.require("alerts:read")
+        services = context.services
+        notifier = services.notifier
+        position = after if after is not None else await to_thread.run_sync(services.app.head)
+        while True:
+            generation = notifier.generation
+            alerts, position = await to_thread.run_sync(read_alerts, services, principal, position)
+            for alert in alerts:
+                yield alert
+            if not alerts and notifier.generation == generation:
                 await notifier.wait_for_append_async(services.settings.projection_poll_seconds)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
@@ -151,6 +151,33 @@ def restore_contact(
 ) -> Any:
     outcome = services.accounts.archive_contact(ctx, contact_id, False, if_match)
     return written(services, response, outcome, contact_view)
+
+
+class ContactErasure(Strict):
+    reason: Literal["subject_request", "retention_expired", "legal_obligation", "other"]
+    reference: str | None = Field(
+        None,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9 ._:/#\-]+$",
+        description="Your case or ticket number (no personal data: letters, digits, ._:/#-).",
+    )
+
+
+@router.post("/{contact_id}/erase", response_model=ContactOut)
+def erase_contact(
+    contact_id: str,
+    body: ContactErasure,
+    ctx: Command,
+    services: ServicesDep,
+    response: Response,
+) -> Any:
+    """Admins only: erase the contact's personal data everywhere (history, as-of, feed,
+    webhooks, read models, exports) by destroying its key. Records ContactErased (who, when,
+    why; no personal data). See docs/data-protection.md."""
+    outcome = services.erasure.erase_contact(ctx, contact_id, body.reason, body.reference)
+    answer = written(services, response, outcome, contact_view)
+    services.erasure.scrub(str(outcome.record.id))
+    return answer
 
 
 @router.get("/{contact_id}/history", response_model=ListEnvelope[HistoryEntry])

@@ -24,10 +24,12 @@ operations = APIRouter(prefix="/api/v1/projections", tags=["operations"], respon
 
 @router.get("/health")
 def health(services: ServicesDep) -> dict[str, Any]:
+    marked = services.workspace
     return {
         "status": "ok",
-        "workspace": services.settings.workspace_name,
-        "training": services.settings.workspace_training,
+        "workspace": marked.name,
+        "training": marked.training,
+        "workspace_details": marked.describe(),
         "version": __version__,
     }
 

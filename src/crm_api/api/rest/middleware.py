@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 from uuid import uuid4
 
@@ -55,12 +56,30 @@ class TooLarge(HTTPException):
 class RequestLimits:
     """400 for NUL characters in the path or query (nothing legitimate sends them, and
     PostgreSQL cannot compare text with them); 413 for bodies over the limit, whether
-    announced by Content-Length or streamed."""
+    announced by Content-Length or streamed. `upload_limits` raise the limit for the POSTs
+    to paths matching a pattern (file uploads, inbound email), which check their own files."""
 
-    def __init__(self, app: ASGIApp, limit: int, batch_limit: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit: int,
+        batch_limit: int,
+        upload_limits: dict[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.limit = limit
         self.batch_limit = batch_limit
+        self.upload_limits = [
+            (re.compile(pattern), size) for pattern, size in (upload_limits or {}).items()
+        ]
+
+    def _limit_for(self, scope: Scope) -> int:
+        path = scope["path"]
+        if scope["method"] == "POST":
+            for pattern, size in self.upload_limits:
+                if pattern.match(path):
+                    return size
+        return self.batch_limit if path.endswith(":batch") else self.limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -77,7 +96,7 @@ class RequestLimits:
                 "the path or query string contains a NUL character",
             )
             return
-        limit = self.batch_limit if scope["path"].endswith(":batch") else self.limit
+        limit = self._limit_for(scope)
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
@@ -120,11 +139,22 @@ async def _too_large(scope: Scope, send: Send, limit: int) -> None:
 
 
 class ResponseHeaders:
-    """Every response names its workspace and request id."""
+    """Every response names its workspace (`X-Workspace: <name>`, and `X-CRM-Workspace:
+    <name>; kind=training|live` from the workspace marker) and its request id."""
 
     def __init__(self, app: ASGIApp, workspace: str) -> None:
         self.app = app
         self.workspace = workspace.encode()
+        self.described: tuple[bytes, bytes] | None = None
+
+    def _describe(self, scope: Scope) -> tuple[bytes, bytes]:
+        if self.described is None:
+            services = getattr(scope["app"].state, "services", None) if "app" in scope else None
+            marked = getattr(services, "workspace", None)
+            if marked is None:
+                return self.workspace, self.workspace + b"; kind=live"
+            self.described = (marked.name.encode(), marked.header.encode())
+        return self.described
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -132,12 +162,14 @@ class ResponseHeaders:
             return
         request_id = uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        name, described = self._describe(scope)
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = [
                     *message.get("headers", []),
-                    (b"x-workspace", self.workspace),
+                    (b"x-workspace", name),
+                    (b"x-crm-workspace", described),
                     (b"x-request-id", request_id.encode()),
                 ]
             await send(message)

@@ -1,0 +1,1 @@
+"""Data protection: encryption at rest, erasure by crypto-shredding, audited exports."""
