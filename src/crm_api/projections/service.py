@@ -38,20 +38,16 @@ from sqlalchemy import (
 )
 
 from crm_api.db import UTCDateTime, metadata
-from crm_api.domain.accounts import ERASED, Account, Contact
+from crm_api.domain.accounts import ERASED, Contact
 from crm_api.domain.assets import Asset
 from crm_api.domain.opportunities import business_time
 from crm_api.domain.routing import Queue, Route, RoutingRule
 from crm_api.domain.service import KINDS, ServiceRequest, SlaPolicy
-from crm_api.projections.base import Projection, handles, upsert
+from crm_api.projections.base import handles, upsert
+from crm_api.projections.owners import FollowsAccountOwners, account_owners_table
 from crm_api.projections.paging import Page, Sort, encode_cursor, keyset_page
 
-service_account_owners = Table(
-    "service_account_owners",
-    metadata,
-    Column("account_id", String(36), primary_key=True),
-    Column("owner_id", String(36), nullable=False),
-)
+service_account_owners = account_owners_table("service_account_owners")
 
 assets = Table(
     "assets",
@@ -204,7 +200,7 @@ REQUEST_STATE_EVENTS = (
 )
 
 
-class ServiceProjection(Projection):
+class ServiceProjection(FollowsAccountOwners):
     name = "service"
     tables = (
         service_account_owners,
@@ -216,41 +212,9 @@ class ServiceProjection(Projection):
         service_queue_members,
         service_outbox,
     )
-
-    # accounts (for visibility through the account's owner)
-
-    @handles(Account.Opened)
-    def account_opened(self, conn: Connection, e: Any, position: int) -> None:
-        upsert(
-            conn,
-            service_account_owners,
-            {"account_id": str(e.originator_id), "owner_id": e.owner_id},
-            ["account_id"],
-        )
-
-    @handles(Account.OwnershipTransferred)
-    def account_transferred(self, conn: Connection, e: Any, position: int) -> None:
-        account_id = str(e.originator_id)
-        upsert(
-            conn,
-            service_account_owners,
-            {"account_id": account_id, "owner_id": e.to_owner_id},
-            ["account_id"],
-        )
-        for table in (assets, service_requests):
-            conn.execute(
-                update(table)
-                .where(table.c.account_id == account_id)
-                .values(account_owner_id=e.to_owner_id)
-            )
-
-    def _owner_of(self, conn: Connection, account_id: str) -> str:
-        owner: str = conn.execute(
-            select(service_account_owners.c.owner_id).where(
-                service_account_owners.c.account_id == account_id
-            )
-        ).scalar_one()
-        return owner
+    # visibility through the account's owner (kept by FollowsAccountOwners)
+    account_owners = service_account_owners
+    owner_columns = (assets.c.account_owner_id, service_requests.c.account_owner_id)
 
     # assets
 
@@ -260,7 +224,7 @@ class ServiceProjection(Projection):
             assets.insert().values(
                 id=str(e.originator_id),
                 account_id=e.account_id,
-                account_owner_id=self._owner_of(conn, e.account_id),
+                account_owner_id=self.owner_of(conn, e.account_id),
                 serial_number=e.serial_number,
                 asset_number=e.asset_number,
                 model=e.model,
@@ -277,7 +241,7 @@ class ServiceProjection(Projection):
     def asset_changed(self, conn: Connection, e: Any, position: int) -> None:
         values = {k: _iso(v) for k, v in e.changes.items()}
         if "account_id" in values:
-            values["account_owner_id"] = self._owner_of(conn, values["account_id"])
+            values["account_owner_id"] = self.owner_of(conn, values["account_id"])
         conn.execute(
             update(assets)
             .where(assets.c.id == str(e.originator_id))
@@ -292,7 +256,7 @@ class ServiceProjection(Projection):
             service_requests.insert().values(
                 id=str(e.originator_id),
                 account_id=e.account_id,
-                account_owner_id=self._owner_of(conn, e.account_id),
+                account_owner_id=self.owner_of(conn, e.account_id),
                 asset_id=e.asset_id,
                 product_id=e.product_id,
                 contact_id=e.contact_id,
@@ -709,12 +673,7 @@ service_kpi_durations = Table(
     Column("count", BigInteger, nullable=False),
 )
 
-service_analytics_accounts = Table(
-    "service_analytics_accounts",
-    metadata,
-    Column("account_id", String(36), primary_key=True),
-    Column("owner_id", String(36), nullable=False),
-)
+service_analytics_accounts = account_owners_table("service_analytics_accounts")
 
 service_analytics_assets = Table(
     "service_analytics_assets",
@@ -795,7 +754,7 @@ def _asset_keys(asset: dict[str, Any]) -> list[tuple[str, str]]:
     return keys
 
 
-class ServiceAnalyticsProjection(Projection):
+class ServiceAnalyticsProjection(FollowsAccountOwners):
     name = "service_analytics"
     tables = (
         service_analytics_accounts,
@@ -808,23 +767,8 @@ class ServiceAnalyticsProjection(Projection):
         service_asset_totals,
     )
 
-    @handles(Account.Opened, Account.OwnershipTransferred)
-    def account_owner(self, conn: Connection, e: Any, position: int) -> None:
-        owner = e.owner_id if isinstance(e, Account.Opened) else e.to_owner_id
-        upsert(
-            conn,
-            service_analytics_accounts,
-            {"account_id": str(e.originator_id), "owner_id": owner},
-            ["account_id"],
-        )
-
-    def _owner(self, conn: Connection, account_id: str) -> str:
-        owner: str = conn.execute(
-            select(service_analytics_accounts.c.owner_id).where(
-                service_analytics_accounts.c.account_id == account_id
-            )
-        ).scalar_one()
-        return owner
+    # counts stay with the owner at the time a request was opened (no owner_columns)
+    account_owners = service_analytics_accounts
 
     def _count_asset(self, conn: Connection, asset: dict[str, Any], by: int) -> None:
         for scope, key in _asset_keys(asset):
@@ -841,7 +785,7 @@ class ServiceAnalyticsProjection(Projection):
         asset = {
             "asset_id": str(e.originator_id),
             "account_id": e.account_id,
-            "owner_id": self._owner(conn, e.account_id),
+            "owner_id": self.owner_of(conn, e.account_id),
             "product_id": e.product_id,
             "manufacturer": e.manufacturer,
             "model": e.model,
@@ -862,7 +806,7 @@ class ServiceAnalyticsProjection(Projection):
         assert before is not None
         after = {**before, **changes}
         if "account_id" in changes:
-            after["owner_id"] = self._owner(conn, changes["account_id"])
+            after["owner_id"] = self.owner_of(conn, changes["account_id"])
         self._count_asset(conn, before, -1)
         self._count_asset(conn, after, 1)
         conn.execute(
@@ -889,7 +833,7 @@ class ServiceAnalyticsProjection(Projection):
     @handles(ServiceRequest.Opened)
     def request_opened(self, conn: Connection, e: Any, position: int) -> None:
         at = business_time(e)
-        owner = self._owner(conn, e.account_id)
+        owner = self.owner_of(conn, e.account_id)
         month = _month(at)
         conn.execute(
             service_kpi_requests.insert().values(
