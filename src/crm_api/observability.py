@@ -68,6 +68,31 @@ class Metrics:
             ["projection"],
             registry=self.registry,
         )
+        self.projection_lag = Histogram(
+            "crm_projection_apply_lag_seconds",
+            "Seconds from an event's recording to the commit of the batch that applied it, "
+            "per projection and event",
+            ["projection"],
+            buckets=(
+                0.001,
+                0.0025,
+                0.005,
+                0.01,
+                0.02,
+                0.03,
+                0.05,
+                0.075,
+                0.1,
+                0.25,
+                0.5,
+                1,
+                2.5,
+                5,
+                10,
+                30,
+            ),
+            registry=self.registry,
+        )
         self.idempotency = Counter(
             "crm_idempotency_requests_total",
             "POSTs with an Idempotency-Key, by outcome (claimed, replayed, mismatch, in_flight)",
@@ -100,6 +125,9 @@ class Metrics:
 
     def projection_failed(self, projection: str) -> None:
         self.projection_failures.labels(projection).inc()
+
+    def lag(self, projection: str, seconds: float) -> None:
+        self.projection_lag.labels(projection).observe(max(seconds, 0.0))
 
     def idempotency_outcome(self, outcome: str) -> None:
         self.idempotency.labels(outcome).inc()

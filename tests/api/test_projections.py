@@ -101,3 +101,138 @@ def test_a_batch_that_fails_is_rolled_back_whole_and_recorded(services, monkeypa
 def _positions_of(services, topic_suffix: str) -> list[int]:
     notifications = services.app.recorder.select_notifications(start=1, limit=1000)
     return [n.id for n in notifications if n.topic.endswith(topic_suffix)]
+
+
+# the projection group: every read model of a process applied together
+
+
+def _snapshot(services) -> dict[str, list[tuple]]:
+    """Every read-model table of every projection, rows sorted (what a rebuild must equal)."""
+    tables: dict[str, list[tuple]] = {}
+    with services.read() as conn:
+        for runner in services.runners.values():
+            for table in runner.projection.tables:
+                rows = conn.execute(select(table)).all()
+                tables[table.name] = sorted(tuple(map(repr, row)) for row in rows)
+    return tables
+
+
+def _tracked(services) -> dict[str, int]:
+    with services.read() as conn:
+        return dict(conn.execute(select(tracking.c.name, tracking.c.position)).all())
+
+
+def test_the_group_brings_members_from_different_positions_to_the_head_each_event_once(services):
+    _company_with_accounts(services, 30)
+    services.catch_up()
+    # One member starts over (as after a rebuild request): its tables emptied, its position 0.
+    runner = services.runners["accounts"]
+    with services.writer.begin() as conn:
+        runner.projection.clear(conn)
+        conn.execute(tracking.update().where(tracking.c.name == "accounts").values(position=0))
+    runner._recorded = None
+    _company_with_accounts_more(services, 10)
+    services.projections.catch_up()
+    assert _count(services) == 40
+    assert set(_tracked(services).values()) == {services.app.head()}
+    live = _snapshot(services)
+    for each in services.runners.values():
+        each.rebuild()
+    assert _snapshot(services) == live
+
+
+def _company_with_accounts_more(services, count: int) -> None:
+    rep = services.directory.register_user(
+        _ctx(1000), name="Rep Two", email="rep2@example.com", role=Role.REP
+    )
+    for n in range(count):
+        services.accounts.open_account(
+            _ctx(1001 + n),
+            name=f"Later {n}",
+            owner_id=str(rep.record.id),
+            industry=None,
+            phone=None,
+            address=None,
+            manual_grade=None,
+        )
+
+
+def test_a_failing_member_is_set_aside_the_others_go_on_and_it_rejoins_after_resume(
+    services, monkeypatch
+):
+    _company_with_accounts(services, 5)
+    original = AccountsProjection.apply
+
+    def broken(self, conn, event, position):
+        if getattr(event, "name", None) == "Account 3":
+            raise RuntimeError("disk on fire")
+        original(self, conn, event, position)
+
+    monkeypatch.setattr(AccountsProjection, "apply", broken)
+    group = services.projections
+    group.catch_up(raise_failures=False)
+    head = services.app.head()
+    positions = _tracked(services)
+    assert positions.pop("accounts") == 0
+    assert set(positions.values()) == {head}
+    assert "accounts" in group._failing
+    with services.read() as conn:
+        row = conn.execute(select(tracking).where(tracking.c.name == "accounts")).one()
+    assert row.failures == 1 and "disk on fire" in row.last_error
+    assert _count(services) == 0
+
+    monkeypatch.setattr(AccountsProjection, "apply", original)
+    services.runners["accounts"].resume()
+    group.refresh_paused()
+    group.retry_failing()
+    assert "accounts" not in group._failing
+    group.catch_up()
+    assert _count(services) == 5
+    assert set(_tracked(services).values()) == {head}
+
+
+def test_two_groups_racing_over_one_store_apply_every_event_once(services, settings, clock):
+    from crm_api.application.services import Services
+
+    _company_with_accounts(services, 40)
+    other = Services(settings, clock)
+    errors: list[BaseException] = []
+
+    def race(group) -> None:
+        try:
+            group.catch_up()
+        except BaseException as error:  # the test reports it below
+            errors.append(error)
+
+    try:
+        for each in (services, other):
+            each.projections.batch_size = 9
+        threads = [threading.Thread(target=race, args=(s.projections,)) for s in (services, other)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        other.close()
+    assert errors == []
+    assert set(_tracked(services).values()) == {services.app.head()}
+    live = _snapshot(services)
+    for each in services.runners.values():
+        each.rebuild()
+    assert _snapshot(services) == live
+
+
+@pytest.mark.workers
+def test_the_group_thread_applies_writes_and_reports_lag(services):
+    from crm_api.observability import Metrics
+
+    metrics = Metrics()
+    services.observe(metrics)
+    services.start_workers()
+    _company_with_accounts(services, 12)
+    assert services.wait_for(services.app.head(), timeout=30)
+    assert _count(services) == 12
+    observed = metrics.registry.get_sample_value(
+        "crm_projection_apply_lag_seconds_count", {"projection": "accounts"}
+    )
+    assert observed is not None and observed >= 12

@@ -96,7 +96,7 @@ def test_a_fork_is_training_everyone_may_do_anything_and_live_never_sees_it(
         fork_services = fork_client.app.state.services
         fork_services.start_workers()
         names = {thread.name for thread in fork_services._threads}
-        assert "projection-webhooks" in names and "webhook-deliverer" not in names
+        assert "projection-group" in names and "webhook-deliverer" not in names
         # Its files: the live ones are read, never deleted; new ones stay in training.
         files = fork_services.blobs
         assert files.open(kept).read() == b"a live recording"

@@ -48,6 +48,14 @@ class LogNotifier:
                 self._positions[projection] = position
                 self._cond.notify_all()
 
+    def progressed_many(self, projections: Iterable[str], position: int) -> None:
+        """Several read models reached `position` in one batch: one wake-up for all."""
+        with self._cond:
+            for projection in projections:
+                if position > self._positions.get(projection, -1):
+                    self._positions[projection] = position
+            self._cond.notify_all()
+
     def set_healthy(self, projection: str, healthy: bool) -> None:
         """A failing or paused projection is not waited for by writes (they would only time
         out); it is reported by /ready instead."""

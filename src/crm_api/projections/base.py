@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from eventsourcing.utils import get_topic
 from sqlalchemy import BigInteger, Boolean, Column, Connection, Integer, String, Table, Text, false
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.elements import ClauseElement
 
 from crm_api.db import UTCDateTime, metadata
 
@@ -123,9 +124,35 @@ def gathers(*event_classes: type) -> Callable[[Handler], Handler]:
     return mark
 
 
+_STATEMENTS: dict[tuple[Any, ...], Any] = {}
+"""Upsert and insert-ignore statements by (dialect, table, columns, keys): built once, executed
+with the values as parameters. Building `insert(...).values(...).on_conflict_do_update(...)`
+per call defeated SQLAlchemy's compiled cache (about 2.8 ms per call against 0.17 ms reused)."""
+
+
+def _plain(values: dict[str, Any]) -> bool:
+    return not any(isinstance(v, ClauseElement) for v in values.values())
+
+
+def _upsert_statement(dialect: str, table: Table, columns: tuple[str, ...], keys: list[str]) -> Any:
+    cache_key = ("upsert", dialect, table, columns, tuple(keys))
+    stmt = _STATEMENTS.get(cache_key)
+    if stmt is None:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        base = insert(table)
+        updates = {k: base.excluded[k] for k in columns if k not in keys}
+        stmt = _STATEMENTS[cache_key] = base.on_conflict_do_update(
+            index_elements=keys, set_=updates
+        )
+    return stmt
+
+
 def upsert(conn: Connection, table: Table, values: dict[str, Any], keys: list[str]) -> None:
     """INSERT … ON CONFLICT DO UPDATE, on SQLite and PostgreSQL alike."""
     dialect = conn.dialect.name
+    if _plain(values):
+        conn.execute(_upsert_statement(dialect, table, tuple(values), keys), values)
+        return
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = insert(table).values(**values)
     updates = {k: stmt.excluded[k] for k in values if k not in keys}
@@ -138,11 +165,7 @@ def upsert_many(
     """`upsert` of many rows in one statement execution (rows of the same shape)."""
     if not rows:
         return
-    dialect = conn.dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table)
-    updates = {k: stmt.excluded[k] for k in rows[0] if k not in keys}
-    conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=updates), rows)
+    conn.execute(_upsert_statement(conn.dialect.name, table, tuple(rows[0]), keys), rows)
 
 
 def insert_ignore(conn: Connection, table: Table, values: dict[str, Any], keys: list[str]) -> bool:
@@ -150,10 +173,18 @@ def insert_ignore(conn: Connection, table: Table, values: dict[str, Any], keys: 
     psycopg reports no rowcount for this statement.)"""
     dialect = conn.dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        insert(table)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=keys)
-        .returning(table.c[keys[0]])
-    )
-    return conn.execute(stmt).first() is not None
+    if not _plain(values):
+        stmt = (
+            insert(table)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=keys)
+            .returning(table.c[keys[0]])
+        )
+        return conn.execute(stmt).first() is not None
+    cache_key = ("ignore", dialect, table, tuple(values), tuple(keys))
+    cached = _STATEMENTS.get(cache_key)
+    if cached is None:
+        cached = _STATEMENTS[cache_key] = (
+            insert(table).on_conflict_do_nothing(index_elements=keys).returning(table.c[keys[0]])
+        )
+    return conn.execute(cached, values).first() is not None

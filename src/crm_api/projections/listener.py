@@ -1,7 +1,8 @@
 """PostgreSQL LISTEN/NOTIFY: wake-ups from other processes.
 
 The eventsourcing postgres recorder NOTIFYs on a channel named after its events table (`crm_events`)
-at every insert; our runners NOTIFY `crm_projection_progress` with `name:position` after each batch.
+at every insert; our runners NOTIFY `crm_projection_progress` with `name:position` after each batch (the
+projection group with `name,name,…:position`).
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ def listen(
                         if note.channel == events_channel:
                             notifier.appended()
                         else:
-                            name, _, position = note.payload.rpartition(":")
+                            names, _, position = note.payload.rpartition(":")
                             if position.isdigit():
-                                notifier.progressed(name, int(position))
+                                notifier.progressed_many(names.split(","), int(position))
         except psycopg.Error:
             log.exception("lost the LISTEN connection; reconnecting")
             stop.wait(1.0)

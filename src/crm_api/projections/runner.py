@@ -47,12 +47,17 @@ class Observer(Protocol):
 
     def projection_failed(self, projection: str) -> None: ...
 
+    def lag(self, projection: str, seconds: float) -> None: ...
+
 
 class _NoObserver:
     def batch(self, projection: str, events: int) -> None:
         pass
 
     def projection_failed(self, projection: str) -> None:
+        pass
+
+    def lag(self, projection: str, seconds: float) -> None:
         pass
 
 
