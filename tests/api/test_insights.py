@@ -21,8 +21,9 @@ import pytest
 from sqlalchemy import select
 
 from crm_api.application.services import Services
+from crm_api.domain.grading import GradingRule
 from crm_api.projections.alerts import AlertsProjection
-from crm_api.projections.insights import InsightsProjection
+from crm_api.projections.insights import InsightsProjection, cv_accounts
 from crm_api.settings import Settings
 from tests.insights_support import GADGET, WIDGET, cancel, get, order, revise
 from tests.sales_support import assert_problem, ok
@@ -252,8 +253,82 @@ def test_rebuilding_the_read_models_gives_the_live_rows(
     for projection in (InsightsProjection, AlertsProjection):
         live = _rows(services, projection.tables)
         assert any(live.values())
+        grades = get(company, "admin", "grades")
         services.runners[projection.name].rebuild()
+        # Rebuilt, the accounts with orders are due: graded on the fly until the next tick,
+        # which stores the same grades (and due instants) as the live read model had.
+        assert get(company, "admin", "grades") == grades
+        services.run_watchers()
         assert _rows(services, projection.tables) == live
+
+
+def _stored(services: Services) -> dict[str, tuple[str, datetime | None, datetime | None]]:
+    a = cv_accounts.c
+    with services.read() as conn:
+        return {
+            name: (grade, as_of, due)
+            for name, grade, as_of, due in conn.execute(
+                select(a.name, a.auto_grade, a.grade_as_of, a.grade_due)
+            )
+        }
+
+
+def midnight(y: int, m: int, d: int) -> datetime:
+    return datetime(y, m, d, tzinfo=UTC)
+
+
+def test_grades_are_stored_and_refreshed_when_due(
+    company: Company, services: Services, book: dict[str, str]
+) -> None:
+    now = company.clock.now()
+    # Before any tick every account with orders is due: graded on the fly, same figures.
+    assert get(company, "admin", "grades")["agreeing"] == 2
+    assert services.insights.refresh_grades() == 3
+    # Each grade holds until the first day ageing alone changes it:
+    # Acme A (R4 F3 M4) until 2026-04-03, 91 days after its 2 Jan order (R2 → 9 → B);
+    # Beta C (R1 F2 M3) until 2026-06-10, when its June order leaves the window (→ D);
+    # Gamma B (R4 F2 M2) until 2026-02-04, 31 days after its 4 Jan order (R3 → 7 → C).
+    assert _stored(services) == {
+        "Acme": ("A", now, midnight(2026, 4, 3)),
+        "Beta": ("C", now, midnight(2026, 6, 10)),
+        "Gamma": ("B", now, midnight(2026, 2, 4)),
+        "Delta": ("D", None, None),
+    }
+    assert services.insights.refresh_grades() == 0
+    grades = get(company, "admin", "grades")
+    assert grades["matrix"][0] == {"manual_grade": "A", "A": 1, "B": 1, "C": 0, "D": 0}
+    assert [r["name"] for r in grades["disagreements"]["data"]] == ["Gamma"]
+
+    # A tick on 4 Feb grades Gamma only (C until 2026-07-04, 181 days after its order → D).
+    feb = company.clock.advance(days=30)
+    assert services.insights.refresh_grades() == 1
+    assert _stored(services)["Gamma"] == ("C", feb, midnight(2026, 7, 4))
+    assert _stored(services)["Acme"] == ("A", now, midnight(2026, 4, 3))
+    grades = get(company, "admin", "grades")
+    assert grades["matrix"][0] == {"manual_grade": "A", "A": 1, "B": 0, "C": 1, "D": 0}
+
+    # An order makes its account due at once: the answer grades it on the fly (Beta: R4 F3
+    # M3 = 10 → A, against its manual C), the next tick stores it and nothing else.
+    order(services, book["beta"], noon(2026, 2, 4), (WIDGET, "1", "100.00", None))
+    assert _stored(services)["Beta"][2] == midnight(1970, 1, 1)
+    grades = get(company, "admin", "grades")
+    assert grades["matrix"][2] == {"manual_grade": "C", "A": 1, "B": 0, "C": 0, "D": 0}
+    assert sorted(r["name"] for r in grades["disagreements"]["data"]) == ["Beta", "Gamma"]
+    services.run_watchers()
+    assert _stored(services)["Beta"] == ("A", feb, midnight(2026, 3, 7))
+    assert get(company, "admin", "grades") == grades
+
+    # Asked for a day before the latest tick, grades are computed from the per-day rows.
+    january = get(company, "admin", "grades", as_of="2026-01-05T12:00:00Z")
+    assert january["matrix"][0] == {"manual_grade": "A", "A": 1, "B": 1, "C": 0, "D": 0}
+    assert january["matrix"][2] == {"manual_grade": "C", "A": 0, "B": 0, "C": 1, "D": 0}
+
+    # Another rule (configuration): computed until a tick grades every account with orders.
+    services.insights.rule = GradingRule.parse(365, "30,90,180", "12,6,3", "100000,25000,5000")
+    strict = get(company, "admin", "grades")
+    assert strict["matrix"][0] == {"manual_grade": "A", "A": 0, "B": 0, "C": 0, "D": 2}
+    assert services.insights.refresh_grades() == 3
+    assert get(company, "admin", "grades") == strict
 
 
 def test_the_same_figures_over_graphql(company: Company, book: dict[str, str]) -> None:

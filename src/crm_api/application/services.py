@@ -46,6 +46,7 @@ from crm_api.integrations.webhooks import Deliverer
 from crm_api.privacy.erasure import ErasureService
 from crm_api.privacy.exports import ExportService
 from crm_api.privacy.keys import SubjectKeys, check_store_key, cipher_env, secure_delete
+from crm_api.projections.group import ProjectionGroup
 from crm_api.projections.quotes import due_to_expire
 from crm_api.projections.registry import PROJECTIONS
 from crm_api.projections.runner import ProjectionRunner
@@ -156,6 +157,7 @@ class Services:
                 settings.grade_frequency,
                 settings.grade_monetary,
             ),
+            self.writer,
         )
         self.runners = {
             name: ProjectionRunner(
@@ -169,6 +171,15 @@ class Services:
             )
             for name, projection_class in PROJECTIONS.items()
         }
+        self.projections = ProjectionGroup(
+            list(self.runners.values()),
+            self.app,
+            self.writer,
+            self.notifier,
+            reader=self.engine,
+            batch_size=settings.projection_batch_size,
+            poll_seconds=settings.projection_poll_seconds,
+        )
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._listener: threading.Thread | None = None
@@ -178,6 +189,7 @@ class Services:
         self.app.observer = metrics
         for runner in self.runners.values():
             runner.observer = metrics
+        self.projections.observer = metrics
         self.deliverer.observer = metrics
         metrics.watch_projections(self.status)
 
@@ -195,16 +207,16 @@ class Services:
             yield conn
 
     def start_workers(self) -> None:
-        """Run every projection in a thread of this process."""
-        for runner in self.runners.values():
-            thread = threading.Thread(
-                target=runner.run_forever,
-                args=(self._stop,),
-                name=f"projection-{runner.name}",
-                daemon=True,
-            )
-            thread.start()
-            self._threads.append(thread)
+        """Run every projection in this process: one thread applies them together
+        (projections/group.py)."""
+        thread = threading.Thread(
+            target=self.projections.run_forever,
+            args=(self._stop,),
+            name="projection-group",
+            daemon=True,
+        )
+        thread.start()
+        self._threads.append(thread)
         maintenance = threading.Thread(target=self._maintain, name="maintenance", daemon=True)
         maintenance.start()
         self._threads.append(maintenance)
@@ -261,6 +273,7 @@ class Services:
         """One watchers' tick at `now` (default: the clock's now); the alerts read model then
         shows what it raised and cleared."""
         at = now or self.clock.now()
+        self.insights.refresh_grades(at)
         raised = cleared = last = 0
         while True:
             report = self.watchers.tick(at)
@@ -306,8 +319,7 @@ class Services:
 
     def catch_up(self) -> None:
         """Bring every read model to the head of the log, in this thread."""
-        for runner in self.runners.values():
-            runner.catch_up()
+        self.projections.catch_up()
 
     def wait_for(
         self, position: int, topics: frozenset[str] | None = None, timeout: float | None = None
@@ -321,15 +333,14 @@ class Services:
         ]
         names = [r.name for r in runners]
         if not self._threads and not self._listener:
-            for runner in runners:
-                runner.catch_up()
+            self.projections.catch_up(names)
             return True
-        for runner in runners:
-            if runner.active and self.notifier.is_healthy(runner.name):
-                try:
-                    runner.catch_up_to(position)
-                except Exception:
-                    log.debug("catching up %s inline failed; its runner will retry", runner.name)
+        inline = [r.name for r in runners if r.active and self.notifier.is_healthy(r.name)]
+        if inline:
+            try:
+                self.projections.catch_up_to(position, inline)
+            except Exception:
+                log.debug("catching up inline failed; the projection thread will retry")
         timeout = self.settings.read_your_writes_timeout if timeout is None else timeout
         if not self._threads:
             for runner in self.runners.values():

@@ -307,12 +307,10 @@ class AlertsProjection(Gathering, FollowsAccountOwners):
                 for e, _ in events
             ],
         )
-        latest: dict[str, tuple[datetime, int]] = {}
+        arrivals: dict[str, list[tuple[datetime, int]]] = {}
         for e, position in events:
-            account_id = str(e.account_id)
-            if account_id not in latest or e.ordered_at > latest[account_id][0]:
-                latest[account_id] = (e.ordered_at, position)
-        _orders_arrived(conn, latest)
+            arrivals.setdefault(str(e.account_id), []).append((e.ordered_at, position))
+        _orders_arrived(conn, arrivals)
 
     @gathers(Order.Placed)
     def order_placed(self, conn: Connection, e: Any, position: int) -> None:
@@ -503,10 +501,12 @@ def _new_episode(
     )
 
 
-def _orders_arrived(conn: Connection, latest: dict[str, tuple[datetime, int]]) -> None:
-    """Orders placed on these accounts (latest ordered_at each): a later last activity starts a
-    new episode. Read in one statement per 500 accounts, written in one."""
-    ids = sorted(latest)
+def _orders_arrived(conn: Connection, arrivals: dict[str, list[tuple[datetime, int]]]) -> None:
+    """Orders placed on these accounts (ordered_at and position each, in log order): each one
+    later than the last activity starts a new episode, exactly as if the orders had been
+    applied one by one, so the episode numbers (which raised alerts refer to) do not depend on
+    how the log was cut into batches. Read in one statement per 500 accounts, written in one."""
+    ids = sorted(arrivals)
     rows = [
         row
         for start in range(0, len(ids), 500)
@@ -516,19 +516,23 @@ def _orders_arrived(conn: Connection, latest: dict[str, tuple[datetime, int]]) -
     ]
     moved = []
     for row in rows:
-        at, position = latest[row.account_id]
-        if at <= row.last_activity_at:
-            continue
-        if row.alert_id is not None:
-            _queue_clearing(conn, row.alert_id, "order_placed", position)
-        moved.append(
-            {
-                "key": row.account_id,
-                "last": at,
-                "pending": None if row.archived else at,
-                "episode": row.episode + 1,
-            }
-        )
+        last, episode, alert_id = row.last_activity_at, row.episode, row.alert_id
+        for at, position in arrivals[row.account_id]:
+            if at <= last:
+                continue
+            if alert_id is not None:
+                _queue_clearing(conn, alert_id, "order_placed", position)
+                alert_id = None
+            last, episode = at, episode + 1
+        if episode != row.episode:
+            moved.append(
+                {
+                    "key": row.account_id,
+                    "last": last,
+                    "pending": None if row.archived else last,
+                    "episode": episode,
+                }
+            )
     if moved:
         conn.execute(
             update(dormancy_due)

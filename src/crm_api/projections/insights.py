@@ -6,6 +6,13 @@ Cancelled orders do not count; a revised order counts with its latest content (i
 contribution is taken back, from its own row in `insight_orders`). An order's line counts in
 cost and margin only when it carries its unit cost: `costed_revenue` is the revenue of those
 lines, margin = costed_revenue − cost.
+
+Each account also keeps its automatic grade (`auto_grade`, computed for `grade_as_of`) and
+`grade_due`, the first instant at which that grade may no longer hold: the day it changes by
+ageing alone (an order leaving the window, the recency passing a threshold), or at once
+(EPOCH) when an order of the account was placed, revised or cancelled. The projection only
+marks accounts due (it knows no grading rule, which is configuration); the watchers' tick
+grades the due rows (`refresh_grades`), and a grade query grades the few still due on the fly.
 """
 
 from __future__ import annotations
@@ -30,12 +37,12 @@ from sqlalchemy import (
     Select,
     String,
     Table,
-    and_,
     bindparam,
     case,
     cast,
     func,
     literal,
+    or_,
     select,
     update,
 )
@@ -43,7 +50,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from crm_api.db import UTCDateTime, metadata
 from crm_api.domain.accounts import Account
-from crm_api.domain.grading import GRADE_CUTS, NO_ORDERS_GRADE, GradingRule
+from crm_api.domain.grading import GRADE_CUTS, NO_ORDERS_GRADE, GradingRule, OrderDay
 from crm_api.domain.orders import Order
 from crm_api.projections.base import Gathering, gathers, handles
 from crm_api.projections.owners import FollowsAccountOwners, account_owners_table
@@ -69,10 +76,28 @@ cv_accounts = Table(
     Column("first_order_at", UTCDateTime, nullable=True),
     Column("last_order_at", UTCDateTime, nullable=True),
     Column("last_order_sort", UTCDateTime, nullable=False),
+    Column("auto_grade", String(1), nullable=False, server_default="D"),
+    Column("grade_as_of", UTCDateTime, nullable=True),
+    Column("grade_due", UTCDateTime, nullable=True, index=True),
+    Column("grade_stamp", BigInteger, nullable=False, server_default="0"),
     Index("ix_cv_accounts_revenue", "revenue", "account_id"),
     Index("ix_cv_accounts_margin", "margin", "account_id"),
     Index("ix_cv_accounts_last_order", "last_order_sort", "account_id"),
+    Index("ix_cv_accounts_grades", "manual_grade", "auto_grade", "owner_id"),
 )
+"""`auto_grade` holds from `grade_as_of` until `grade_due` (None: for good, e.g. no orders);
+`grade_stamp` is the log position of the account's latest order change, so a tick never stores a grade computed
+before a change it did not see."""
+
+grade_state = Table(
+    "auto_grade_state",
+    metadata,
+    Column("id", String(16), primary_key=True),
+    Column("rule", String(200), nullable=False),
+    Column("refreshed_at", UTCDateTime, nullable=False),
+)
+"""One row: the grading rule the stored grades follow and the latest instant a tick graded
+for (every stored grade not due was computed at or before it)."""
 
 cv_days = Table(
     "cv_days",
@@ -189,7 +214,12 @@ class _Sums:
         return cls({}, {}, {}, {})
 
     def add(
-        self, account_id: str, ordered_at: datetime, lines: list[dict[str, Any]], sign: int
+        self,
+        account_id: str,
+        ordered_at: datetime,
+        lines: list[dict[str, Any]],
+        sign: int,
+        position: int,
     ) -> None:
         day = ordered_at.astimezone(UTC).date()
         revenue = sum(x["revenue"] for x in lines) * sign
@@ -204,8 +234,10 @@ class _Sums:
                 "orders": 0,
                 "first": None,
                 "last": None,
+                "stamp": 0,
             },
         )
+        account["stamp"] = max(account["stamp"], position)
         account["revenue"] += revenue
         account["costed_revenue"] += costed
         account["cost"] += cost
@@ -328,6 +360,8 @@ def _write(conn: Connection, sums: _Sums) -> None:
                 (last > t.last_order_sort, last),
                 else_=t.last_order_sort,
             ),
+            grade_due=EPOCH,
+            grade_stamp=bindparam("stamp"),
         ),
         [{"key": k, **v} for k, v in sums.accounts.items()],
     )
@@ -362,6 +396,7 @@ class InsightsProjection(Gathering, FollowsAccountOwners):
         margin_months,
         insight_orders,
         insight_account_owners,
+        grade_state,
     )
     account_owners = insight_account_owners
     owner_columns = (cv_accounts.c.owner_id,)
@@ -381,6 +416,8 @@ class InsightsProjection(Gathering, FollowsAccountOwners):
                 margin=0,
                 order_count=0,
                 last_order_sort=EPOCH,
+                auto_grade=NO_ORDERS_GRADE,
+                grade_stamp=0,
             )
         )
 
@@ -397,9 +434,9 @@ class InsightsProjection(Gathering, FollowsAccountOwners):
     def write_gathered(self, conn: Connection, events: list[tuple[Any, int]]) -> None:
         sums = _Sums.empty()
         rows = []
-        for e, _ in events:
+        for e, position in events:
             lines = _lines(e.lines)
-            sums.add(str(e.account_id), e.ordered_at, lines, +1)
+            sums.add(str(e.account_id), e.ordered_at, lines, +1, position)
             rows.append(
                 {
                     "order_id": str(e.originator_id),
@@ -426,8 +463,8 @@ class InsightsProjection(Gathering, FollowsAccountOwners):
             return
         lines = _lines(e.lines)
         sums = _Sums.empty()
-        sums.add(before.account_id, before.ordered_at, before.lines, -1)
-        sums.add(str(e.account_id), e.ordered_at, lines, +1)
+        sums.add(before.account_id, before.ordered_at, before.lines, -1, position)
+        sums.add(str(e.account_id), e.ordered_at, lines, +1, position)
         conn.execute(
             update(insight_orders)
             .where(insight_orders.c.order_id == order_id)
@@ -443,7 +480,7 @@ class InsightsProjection(Gathering, FollowsAccountOwners):
             select(insight_orders).where(insight_orders.c.order_id == order_id)
         ).one()
         sums = _Sums.empty()
-        sums.add(before.account_id, before.ordered_at, before.lines, -1)
+        sums.add(before.account_id, before.ordered_at, before.lines, -1, position)
         conn.execute(
             update(insight_orders).where(insight_orders.c.order_id == order_id).values(open=False)
         )
@@ -742,13 +779,18 @@ def _pareto_cursor(cursor: str | None) -> tuple[int, int, str | None]:
 # grades
 
 GRADE_LETTERS = ("A", "B", "C", "D")
+STATE_ID = "grades"
 
 
-def _auto_grade_column(rule: GradingRule, as_of: datetime) -> tuple[Any, Any]:
+def _auto_grade_column(rule: GradingRule, as_of: datetime, only: Any = None) -> tuple[Any, Any]:
     """Per account with an order in the window: its automatic grade, as SQL (the rule of
-    crm_api.domain.grading, evaluated in the database so 100k accounts cost one statement)."""
+    crm_api.domain.grading, evaluated in the database so 100k accounts cost one statement).
+    `only`: a select of the account ids to grade (default: all)."""
     t = cv_days.c
     today = as_of.astimezone(UTC).date()
+    where = [t.day > today - timedelta(days=rule.window_days), t.day <= today, t.orders > 0]
+    if only is not None:
+        where.append(t.account_id.in_(only))
     window = (
         select(
             t.account_id.label("account_id"),
@@ -756,7 +798,7 @@ def _auto_grade_column(rule: GradingRule, as_of: datetime) -> tuple[Any, Any]:
             func.sum(t.orders).label("frequency"),
             func.sum(t.revenue).label("monetary"),
         )
-        .where(t.day > today - timedelta(days=rule.window_days), t.day <= today, t.orders > 0)
+        .where(*where)
         .group_by(t.account_id)
         .subquery("window")
     )
@@ -774,30 +816,94 @@ def _auto_grade_column(rule: GradingRule, as_of: datetime) -> tuple[Any, Any]:
     return window, grade
 
 
-def _graded(visible_owners: frozenset[str] | None, rule: GradingRule, as_of: datetime) -> Any:
+def stored_grades_hold(conn: Connection, rule: GradingRule, as_of: datetime) -> bool:
+    """Whether the stored grades answer for `as_of`: they follow this rule (or no tick stored
+    any yet: then every account is either without orders, D, or due) and `as_of` is not on a
+    day before the latest tick's. Otherwise grades are computed from the per-day rows."""
+    g = grade_state.c
+    state = conn.execute(select(g.rule, g.refreshed_at).where(g.id == STATE_ID)).first()
+    if state is None:
+        return True
+    return state.rule == rule.key and _utc_day(as_of) >= _utc_day(state.refreshed_at)
+
+
+def _stale(as_of: datetime) -> Any:
+    """Accounts whose stored grade may not hold at `as_of` (graded on the fly)."""
     a = cv_accounts.c
-    window, grade = _auto_grade_column(rule, as_of)
-    auto = func.coalesce(grade, literal(NO_ORDERS_GRADE)).label("auto_grade")
-    stmt = select(a.account_id.label("id"), a.name, a.owner_id, a.manual_grade, auto).outerjoin(
-        window, window.c.account_id == a.account_id
-    )
-    if visible_owners is not None:
-        stmt = stmt.where(a.owner_id.in_(sorted(visible_owners)))
-    return stmt.subquery("graded")
+    return select(a.account_id).where(a.grade_due <= as_of)
+
+
+def _auto_grade(rule: GradingRule, as_of: datetime, stored: bool) -> tuple[Any, Any]:
+    """The automatic grade as a column and the window subquery to outer-join for it: the
+    stored grade where it holds, else computed (for every account when not `stored`)."""
+    a = cv_accounts.c
+    window, grade = _auto_grade_column(rule, as_of, _stale(as_of) if stored else None)
+    computed = func.coalesce(grade, literal(NO_ORDERS_GRADE))
+    if not stored:
+        return window, computed
+    return window, case((a.grade_due <= as_of, computed), else_=a.auto_grade)
+
+
+def _owners_where(visible_owners: frozenset[str] | None) -> list[ColumnElement[bool]]:
+    if visible_owners is None:
+        return []
+    return [cv_accounts.c.owner_id.in_(sorted(visible_owners))]
+
+
+def _grade_counts(
+    conn: Connection,
+    visible_owners: frozenset[str] | None,
+    rule: GradingRule,
+    as_of: datetime,
+    stored: bool,
+) -> dict[tuple[str | None, str], int]:
+    """(manual grade, automatic grade) → accounts. Stored: one indexed count of the stored
+    grades, corrected by the accounts still due (graded on the fly)."""
+    a = cv_accounts.c
+    where = _owners_where(visible_owners)
+    counts: dict[tuple[str | None, str], int] = {}
+    if stored:
+        for manual, auto, n in conn.execute(
+            select(a.manual_grade, a.auto_grade, func.count())
+            .where(*where)
+            .group_by(a.manual_grade, a.auto_grade)
+        ):
+            counts[(manual, auto)] = int(n)
+        # The few accounts still due, through the grade_due index (owners filtered here, so
+        # no other index is preferred); each moves from its stored grade to today's.
+        window, grade = _auto_grade_column(rule, as_of, _stale(as_of))
+        corrections = conn.execute(
+            select(a.owner_id, a.manual_grade, a.auto_grade, grade)
+            .select_from(cv_accounts.outerjoin(window, window.c.account_id == a.account_id))
+            .where(a.grade_due <= as_of)
+        )
+        for owner_id, manual, before, after in corrections:
+            if visible_owners is not None and owner_id not in visible_owners:
+                continue
+            counts[(manual, before)] -= 1
+            after = after or NO_ORDERS_GRADE
+            counts[(manual, after)] = counts.get((manual, after), 0) + 1
+        return counts
+    window, auto = _auto_grade(rule, as_of, stored=False)
+    for manual, grade_, n in conn.execute(
+        select(a.manual_grade, auto, func.count())
+        .select_from(cv_accounts.outerjoin(window, window.c.account_id == a.account_id))
+        .where(*where)
+        .group_by(a.manual_grade, auto)
+    ):
+        counts[(manual, grade_)] = counts.get((manual, grade_), 0) + int(n)
+    return counts
 
 
 def grade_matrix(
-    conn: Connection, *, visible_owners: frozenset[str] | None, rule: GradingRule, as_of: datetime
+    conn: Connection,
+    *,
+    visible_owners: frozenset[str] | None,
+    rule: GradingRule,
+    as_of: datetime,
+    stored: bool = False,
 ) -> dict[str, Any]:
-    graded = _graded(visible_owners, rule, as_of)
-    counts = {
-        (manual, auto): int(n)
-        for manual, auto, n in conn.execute(
-            select(graded.c.manual_grade, graded.c.auto_grade, func.count()).group_by(
-                graded.c.manual_grade, graded.c.auto_grade
-            )
-        )
-    }
+    counts = _grade_counts(conn, visible_owners, rule, as_of, stored)
     matrix = [
         {"manual_grade": m, **{a: counts.get((m, a), 0) for a in GRADE_LETTERS}}
         for m in GRADE_LETTERS
@@ -821,14 +927,107 @@ def grade_disagreements(
     as_of: datetime,
     cursor: str | None,
     limit: int,
+    stored: bool = False,
 ) -> Page:
-    graded = _graded(visible_owners, rule, as_of)
-    g = graded.c
-    stmt = select(g.id, g.name, g.owner_id, g.manual_grade, g.auto_grade).where(
-        and_(g.manual_grade.is_not(None), g.manual_grade != g.auto_grade)
+    a = cv_accounts.c
+    window, auto = _auto_grade(rule, as_of, stored)
+    stmt = (
+        select(
+            a.account_id.label("id"),
+            a.name,
+            a.owner_id,
+            a.manual_grade,
+            auto.label("auto_grade"),
+        )
+        .select_from(cv_accounts.outerjoin(window, window.c.account_id == a.account_id))
+        .where(a.manual_grade.is_not(None), a.manual_grade != auto, *_owners_where(visible_owners))
     )
     sort = Sort.parse("id", ("id",), "id")
-    return keyset_page(conn, stmt, {"id": g.id}, sort, cursor, limit)
+    return keyset_page(conn, stmt, {"id": a.account_id}, sort, cursor, limit)
+
+
+# the watchers' tick: grading the due accounts
+
+
+def begin_grading(conn: Connection, rule: GradingRule, now: datetime) -> bool:
+    """Note that a tick grades at `now` under `rule`. When the stored grades follow another
+    rule (or none), every account with orders becomes due. Returns whether it changed."""
+    g = grade_state.c
+    state = conn.execute(select(g.rule, g.refreshed_at).where(g.id == STATE_ID)).first()
+    if state is None:
+        conn.execute(grade_state.insert().values(id=STATE_ID, rule=rule.key, refreshed_at=now))
+    else:
+        conn.execute(
+            update(grade_state)
+            .where(g.id == STATE_ID)
+            .values(rule=rule.key, refreshed_at=max(now, state.refreshed_at))
+        )
+    changed = state is None or state.rule != rule.key
+    if changed:
+        with_orders = select(cv_days.c.account_id).distinct()
+        conn.execute(
+            update(cv_accounts)
+            .where(
+                cv_accounts.c.account_id.in_(with_orders),
+                or_(cv_accounts.c.grade_due.is_(None), cv_accounts.c.grade_due > EPOCH),
+            )
+            .values(grade_due=EPOCH)
+        )
+    return changed
+
+
+def grade_due_accounts(
+    conn: Connection, rule: GradingRule, now: datetime, limit: int
+) -> tuple[int, int]:
+    """Grade at `now` up to `limit` accounts whose stored grade is due (the oldest due first),
+    each with the first later day its grade changes by ageing. A grade is stored only if the
+    account's orders did not change meanwhile (its stamp). Returns (due, stored)."""
+    a = cv_accounts.c
+    due = conn.execute(
+        select(a.account_id, a.grade_stamp)
+        .where(a.grade_due <= now)
+        .order_by(a.grade_due, a.account_id)
+        .limit(limit)
+    ).all()
+    if not due:
+        return 0, 0
+    today = _utc_day(now)
+    t = cv_days.c
+    days: dict[str, list[OrderDay]] = {}
+    for account_id, day, orders, revenue in conn.execute(
+        select(t.account_id, t.day, t.orders, t.revenue).where(
+            t.account_id.in_([row.account_id for row in due]),
+            t.day > today - timedelta(days=rule.window_days),
+            t.orders > 0,
+        )
+    ):
+        days.setdefault(account_id, []).append(OrderDay(_day(day), int(orders), int(revenue)))
+    values = []
+    for account_id, stamp in due:
+        grade, turn = rule.grade_over(days.get(account_id, []), today)
+        values.append(
+            {
+                "key": account_id,
+                "stamp": stamp,
+                "grade": grade,
+                "as_of": now,
+                "due": None if turn is None else _at(turn),
+            }
+        )
+    result = conn.execute(
+        update(cv_accounts)
+        .where(a.account_id == bindparam("key"), a.grade_stamp == bindparam("stamp"))
+        .values(
+            auto_grade=bindparam("grade"),
+            grade_as_of=bindparam("as_of", type_=UTCDateTime),
+            grade_due=bindparam("due", type_=UTCDateTime),
+        ),
+        values,
+    )
+    stored = (
+        result.rowcount if result.rowcount is not None and result.rowcount >= 0 else len(values)
+    )
+    return len(due), stored
 
 
 # margins

@@ -14,17 +14,24 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from crm_api.api.rest.conventions import PROBLEMS, ListEnvelope, listed, wait_min_position
+from crm_api.api.rest.conventions import (
+    PROBLEMS,
+    Day,
+    Instant,
+    ListEnvelope,
+    listed,
+    wait_min_position,
+)
 from crm_api.api.rest.deps import CurrentPrincipal, PagingDep, ServicesDep
 from crm_api.domain.errors import FieldError, ValidationFailed
 
 router = APIRouter(tags=["analytics"], responses=PROBLEMS)
 
 Grade = Literal["A", "B", "C", "D"]
-From = Annotated[dt.date | None, Query(alias="from", description="On or after this UTC day.")]
-To = Annotated[dt.date | None, Query(description="Before this UTC day.")]
+From = Annotated[Day | None, Query(alias="from", description="On or after this UTC day.")]
+To = Annotated[Day | None, Query(description="Before this UTC day.")]
 AsOf = Annotated[
-    dt.datetime | None,
+    Instant | None,
     Query(description="Recency and the grading window end here (default: now)."),
 ]
 
