@@ -5,6 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from crm_api.application.app import CommandContext, CrmApplication, Outcome, command
+from crm_api.application.custom_fields import (
+    UNCHANGED,
+    change_custom_fields,
+    change_preferences,
+    custom_fields_on_create,
+    with_custom_fields,
+)
 from crm_api.domain.accounts import Account, Contact
 from crm_api.domain.errors import FieldError, NotFound, PermissionDenied, ValidationFailed
 from crm_api.domain.people import OWNER_ROLES, Principal, User
@@ -20,6 +27,8 @@ def account_view(account: Account) -> dict[str, Any]:
         "address": account.address,
         "manual_grade": account.manual_grade,
         "external_refs": list(account.external_refs),
+        "preferences": account.preferences,
+        "custom_fields": account.custom_fields,
         "archived": account.archived,
         "version": account.version,
         "created_at": account.created_on,
@@ -36,6 +45,8 @@ def contact_view(contact: Contact) -> dict[str, Any]:
         "email": contact.email,
         "occupation": contact.occupation,
         "birth_year": contact.birth_year,
+        "preferences": contact.preferences,
+        "custom_fields": contact.custom_fields,
         "archived": contact.archived,
         "version": contact.version,
         "created_at": contact.created_on,
@@ -54,8 +65,14 @@ class AccountService:
         principal = ctx.principal
         principal.require("accounts:write")
         self._check_owner(principal, details["owner_id"], "owner_id")
+        preferences = details.pop("preferences", None)
+        custom = custom_fields_on_create(self.app, "accounts", details.pop("custom_fields", None))
         return self.app.create(
-            ctx, Account, lambda account_id: [Account.with_id(account_id, **details)]
+            ctx,
+            Account,
+            lambda account_id: [
+                with_custom_fields(Account.with_id(account_id, **details), custom, preferences)
+            ],
         )
 
     @command
@@ -67,11 +84,20 @@ class AccountService:
         expected_version: int | None,
     ) -> Outcome[Account]:
         ctx.principal.require("accounts:write")
+        changes = dict(changes)
+        preferences = changes.pop("preferences", UNCHANGED)
+        custom = changes.pop("custom_fields", None)
+
+        def decide(account: Account) -> None:
+            account.change_details(**changes)
+            change_preferences(account, preferences)
+            change_custom_fields(self.app, account, custom)
+
         return self.app.change(
             ctx,
             account_id,
             Account,
-            lambda account: account.change_details(**changes),
+            decide,
             expected_version=expected_version,
             authorize=self._visible_to(ctx.principal),
         )
@@ -127,8 +153,16 @@ class AccountService:
             account = self.get_account(principal, account_id)
         except NotFound:
             raise ValidationFailed([FieldError("account_id", f"no account {account_id}")]) from None
+        preferences = details.pop("preferences", None)
+        custom = custom_fields_on_create(self.app, "contacts", details.pop("custom_fields", None))
         return self.app.create(
-            ctx, Contact, lambda contact_id: [Contact.add_to(account, id=contact_id, **details)]
+            ctx,
+            Contact,
+            lambda contact_id: [
+                with_custom_fields(
+                    Contact.add_to(account, id=contact_id, **details), custom, preferences
+                )
+            ],
         )
 
     @command
@@ -140,11 +174,20 @@ class AccountService:
         expected_version: int | None,
     ) -> Outcome[Contact]:
         ctx.principal.require("contacts:write")
+        changes = dict(changes)
+        preferences = changes.pop("preferences", UNCHANGED)
+        custom = changes.pop("custom_fields", None)
+
+        def decide(contact: Contact) -> None:
+            contact.change_details(**changes)
+            change_preferences(contact, preferences)
+            change_custom_fields(self.app, contact, custom)
+
         return self.app.change(
             ctx,
             contact_id,
             Contact,
-            lambda contact: contact.change_details(**changes),
+            decide,
             expected_version=expected_version,
             authorize=self._contact_visible_to(ctx.principal),
         )

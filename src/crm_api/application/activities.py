@@ -8,10 +8,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from crm_api.application.app import CommandContext, CrmApplication, Outcome, command
+from crm_api.application.custom_fields import (
+    change_custom_fields,
+    custom_fields_on_create,
+    with_custom_fields,
+)
 from crm_api.application.opportunities import at_business_time
 from crm_api.application.work import WorkRules
 from crm_api.domain.accounts import Account
 from crm_api.domain.activities import Activity
+from crm_api.domain.custom_fields import Customisable
 from crm_api.domain.errors import InvalidTransition
 from crm_api.domain.people import OWNER_ROLES, Principal
 
@@ -36,6 +42,7 @@ def activity_view(activity: Activity) -> dict[str, Any]:
         "occurred_at": activity.occurred_at,
         "entered_by": activity.entered_by,
         "on_behalf_of": activity.on_behalf_of,
+        "custom_fields": activity.custom_fields,
         "version": activity.version,
         "created_at": activity.created_on,
         "updated_at": activity.modified_on,
@@ -61,6 +68,7 @@ class ActivityService:
         type: str,
         occurred_at: datetime | None = None,
         owner_id: str | None = None,
+        custom_fields: dict[str, Any] | None = None,
         **details: Any,
     ) -> Outcome[Activity]:
         principal = ctx.principal
@@ -74,17 +82,17 @@ class ActivityService:
         if owner_id is not None:
             self.rules.owner(principal, owner_id, "owner_id")
         owner = owner_id or self._default_owner(principal, account)
+        custom = custom_fields_on_create(self.app, "activities", custom_fields)
 
-        def build(activity_id: Any) -> list[Activity]:
-            return [
-                Activity.record(
-                    activity_id,
-                    account_id=str(account.id),
-                    owner_id=owner,
-                    type=type,
-                    **{k: details.get(k) for k in _DETAILS},
-                )
-            ]
+        def build(activity_id: Any) -> list[Customisable]:
+            activity = Activity.record(
+                activity_id,
+                account_id=str(account.id),
+                owner_id=owner,
+                type=type,
+                **{k: details.get(k) for k in _DETAILS},
+            )
+            return [with_custom_fields(activity, custom)]
 
         return self.app.create(at_business_time(ctx, occurred_at), Activity, build)
 
@@ -98,6 +106,8 @@ class ActivityService:
     ) -> Outcome[Activity]:
         principal = ctx.principal
         principal.require("activities:write")
+        changes = dict(changes)
+        custom = changes.pop("custom_fields", None)
         if changes.get("occurred_at") is not None:
             changes["occurred_at"] = utc(changes["occurred_at"])
 
@@ -106,11 +116,15 @@ class ActivityService:
             principal.require_sees_owner(activity.owner_id, "activity", activity.id)
             self._check_related(principal, activity.account_id, changes)
 
+        def decide(activity: Activity) -> None:
+            activity.change_details(**changes)
+            change_custom_fields(self.app, activity, custom)
+
         return self.app.change(
             ctx,
             activity_id,
             Activity,
-            lambda activity: activity.change_details(**changes),
+            decide,
             expected_version=expected_version,
             authorize=authorize,
         )

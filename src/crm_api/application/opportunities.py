@@ -9,8 +9,14 @@ from decimal import Decimal
 from typing import Any
 
 from crm_api.application.app import CommandContext, CrmApplication, Outcome, command
+from crm_api.application.custom_fields import (
+    change_custom_fields,
+    custom_fields_on_create,
+    with_custom_fields,
+)
 from crm_api.domain.accounts import Account
 from crm_api.domain.catalog import Product
+from crm_api.domain.custom_fields import Customisable
 from crm_api.domain.errors import (
     FieldError,
     InvalidTransition,
@@ -37,6 +43,7 @@ def opportunity_view(opportunity: Opportunity) -> dict[str, Any]:
         "opened_at": opportunity.opened_at,
         "won_at": opportunity.won_at,
         "lost_at": opportunity.lost_at,
+        "custom_fields": opportunity.custom_fields,
         "version": opportunity.version,
         "created_at": opportunity.created_on,
         "updated_at": opportunity.modified_on,
@@ -69,6 +76,7 @@ class OpportunityService:
         owner_id: str | None = None,
         stage: str = PROSPECTING,
         occurred_at: datetime | None = None,
+        custom_fields: dict[str, Any] | None = None,
     ) -> Outcome[Opportunity]:
         principal = ctx.principal
         principal.require("opportunities:write")
@@ -85,19 +93,23 @@ class OpportunityService:
             self._check_owner(principal, owner_id, "owner_id")
         if product_id is not None:
             self._check_product(product_id, "product_id")
+        custom = custom_fields_on_create(self.app, "opportunities", custom_fields)
 
-        def build(opportunity_id: Any) -> list[Opportunity]:
+        def build(opportunity_id: Any) -> list[Customisable]:
             return [
-                Opportunity.open(
-                    opportunity_id,
-                    account_id=str(account.id),
-                    name=name,
-                    amount=amount,
-                    currency=currency,
-                    expected_close_date=expected_close_date,
-                    product_id=product_id,
-                    owner_id=owner_id or account.owner_id,
-                    stage=stage,
+                with_custom_fields(
+                    Opportunity.open(
+                        opportunity_id,
+                        account_id=str(account.id),
+                        name=name,
+                        amount=amount,
+                        currency=currency,
+                        expected_close_date=expected_close_date,
+                        product_id=product_id,
+                        owner_id=owner_id or account.owner_id,
+                        stage=stage,
+                    ),
+                    custom,
                 )
             ]
 
@@ -114,17 +126,24 @@ class OpportunityService:
         principal = ctx.principal
         principal.require("opportunities:write")
         authorize = self._visible_to(principal)
+        changes = dict(changes)
+        custom = changes.pop("custom_fields", None)
         if "owner_id" in changes or changes.get("product_id") is not None:
             authorize(self.app.load(opportunity_id, Opportunity))
             if "owner_id" in changes:
                 self._check_owner(principal, changes["owner_id"], "owner_id")
             if changes.get("product_id") is not None:
                 self._check_product(changes["product_id"], "product_id")
+
+        def decide(opportunity: Opportunity) -> None:
+            opportunity.change_details(**changes)
+            change_custom_fields(self.app, opportunity, custom)
+
         return self.app.change(
             ctx,
             opportunity_id,
             Opportunity,
-            lambda opportunity: opportunity.change_details(**changes),
+            decide,
             expected_version=expected_version,
             authorize=authorize,
         )

@@ -22,6 +22,7 @@ from eventsourcing.persistence import IntegrityError
 from sqlalchemy import Engine
 
 from crm_api.application.app import CommandContext, CrmApplication, Outcome, command
+from crm_api.application.custom_fields import change_custom_fields
 from crm_api.domain.accounts import Account
 from crm_api.domain.base import CrmAggregate
 from crm_api.domain.catalog import Product
@@ -110,6 +111,7 @@ def order_view(order: Order) -> dict[str, Any]:
             for line in order.lines
         ],
         **order.totals,
+        "custom_fields": order.custom_fields,
         "version": order.version,
         "created_at": order.created_on,
         "updated_at": order.modified_on,
@@ -503,8 +505,10 @@ class OrderService:
         order_id: str,
         update: Callable[[dict[str, Any]], OrderInput],
         expected_version: int | None,
+        custom_fields: dict[str, Any] | None = None,
     ) -> Outcome[Order]:
-        """Apply a partial update (a function of the current content) to one order."""
+        """Apply a partial update (a function of the current content) to one order, and
+        its custom fields (those sent change)."""
         principal = ctx.principal
         principal.require("orders:write")
 
@@ -514,6 +518,7 @@ class OrderService:
             )
             content = _Batch(self, ctx, None).content(item)
             order.revise(**content)
+            change_custom_fields(self.app, order, custom_fields)
 
         return self.app.change(
             ctx,

@@ -12,6 +12,11 @@ from typing import Any
 from uuid import UUID
 
 from crm_api.application.app import CommandContext, CrmApplication, Outcome, command
+from crm_api.application.custom_fields import (
+    change_custom_fields,
+    custom_fields_on_create,
+    with_custom_fields,
+)
 from crm_api.application.orders import OrderService
 from crm_api.domain.accounts import Account
 from crm_api.domain.base import CrmAggregate
@@ -67,6 +72,7 @@ def quote_view(quote: Quote) -> dict[str, Any]:
             else None
         ),
         "voided_approvals": quote.voided_approvals,
+        "custom_fields": quote.custom_fields,
         "version": quote.version,
         "created_at": quote.created_on,
         "updated_at": quote.modified_on,
@@ -142,6 +148,7 @@ class QuoteService:
         valid_until: date | None,
         terms: str | None,
         lines: Sequence[LineRequest],
+        custom_fields: dict[str, Any] | None = None,
     ) -> Outcome[Quote]:
         principal = ctx.principal
         principal.require("quotes:write")
@@ -150,24 +157,46 @@ class QuoteService:
             self._check_opportunity(opportunity_id, account_id)
         priced = price_lines(lines, self._catalog(lines), currency)
         today = self._today()
+        custom = custom_fields_on_create(self.app, "quotes", custom_fields)
 
         def build(quote_id: UUID) -> list[CrmAggregate]:
             return [
-                Quote.draft(
-                    quote_id,
-                    account_id=account_id,
-                    owner_id=account.owner_id,
-                    opportunity_id=opportunity_id,
-                    title=title or f"Quote for {account.name}"[:200],
-                    currency=currency,
-                    valid_until=valid_until or today + DEFAULT_VALIDITY,
-                    terms=terms,
-                    lines=priced,
-                    today=today,
+                with_custom_fields(
+                    Quote.draft(
+                        quote_id,
+                        account_id=account_id,
+                        owner_id=account.owner_id,
+                        opportunity_id=opportunity_id,
+                        title=title or f"Quote for {account.name}"[:200],
+                        currency=currency,
+                        valid_until=valid_until or today + DEFAULT_VALIDITY,
+                        terms=terms,
+                        lines=priced,
+                        today=today,
+                    ),
+                    custom,
                 )
             ]
 
         return self.app.create(ctx, Quote, build)
+
+    @command
+    def change_custom_fields(
+        self,
+        ctx: CommandContext,
+        quote_id: str,
+        custom_fields: dict[str, Any],
+        expected_version: int | None,
+    ) -> Outcome[Quote]:
+        """Custom fields are the quote's own notes on itself: they change in any state and
+        never make a new revision."""
+        ctx.principal.require("quotes:write")
+        return self._change(
+            ctx,
+            quote_id,
+            lambda quote: change_custom_fields(self.app, quote, custom_fields),
+            expected_version,
+        )
 
     @command
     def revise(

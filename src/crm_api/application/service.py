@@ -21,6 +21,11 @@ from uuid import UUID
 from sqlalchemy import Engine
 
 from crm_api.application.app import CommandContext, CrmApplication, Outcome, command
+from crm_api.application.custom_fields import (
+    change_custom_fields,
+    custom_fields_on_create,
+    with_custom_fields,
+)
 from crm_api.domain.accounts import Account, Contact
 from crm_api.domain.assets import SERIAL, Asset
 from crm_api.domain.base import CrmAggregate
@@ -43,6 +48,7 @@ def asset_view(asset: Asset) -> dict[str, Any]:
     return {
         "id": str(asset.id),
         **asset.details(),
+        "custom_fields": asset.custom_fields,
         "version": asset.version,
         "created_at": asset.created_on,
         "updated_at": asset.modified_on,
@@ -77,6 +83,7 @@ def request_view(request: ServiceRequest, now: datetime, internal: bool = True) 
         "messages": [m for m in request.messages if internal or m["kind"] != "note"],
         "notifications": list(request.notifications),
         "attachments": list(request.attachments),
+        "custom_fields": request.custom_fields,
         "version": request.version,
         "created_at": request.created_on,
         "updated_at": request.modified_on,
@@ -164,9 +171,11 @@ class ServiceDesk:
         self._account(principal, fields["account_id"])
         if fields.get("product_id"):
             self._load_ref(Product, fields["product_id"], "product_id")
+        custom = custom_fields_on_create(self.app, "assets", fields.pop("custom_fields", None))
 
         def build(asset_id: UUID) -> list[CrmAggregate]:
             asset = Asset.register(asset_id, **fields)
+            with_custom_fields(asset, custom)
             claim = self.app.claim_unique(SERIAL, asset.serial_key, str(asset_id), "serial_taken")
             return [asset, claim]
 
@@ -182,6 +191,8 @@ class ServiceDesk:
     ) -> Outcome[Asset]:
         principal = ctx.principal
         principal.require("assets:write")
+        changes = dict(changes)
+        custom = changes.pop("custom_fields", None)
         if "account_id" in changes:
             self._account(principal, changes["account_id"])
         if changes.get("product_id"):
@@ -190,6 +201,7 @@ class ServiceDesk:
         def decide(asset: Asset) -> list[CrmAggregate]:
             old_key = asset.serial_key
             asset.change_details(**changes)
+            change_custom_fields(self.app, asset, custom)
             if asset.serial_key == old_key:
                 return []
             claim = self.app.claim_unique(SERIAL, asset.serial_key, str(asset.id), "serial_taken")
@@ -234,8 +246,10 @@ class ServiceDesk:
         description: str | None = None,
         asset_id: str | None = None,
         contact_id: str | None = None,
+        custom_fields: dict[str, Any] | None = None,
     ) -> Outcome[ServiceRequest]:
         ctx.principal.require("service:open")
+        custom = custom_fields_on_create(self.app, "service-requests", custom_fields)
         return self.open_routed(
             ctx,
             account_id=account_id,
@@ -246,6 +260,25 @@ class ServiceDesk:
             description=description,
             asset_id=asset_id,
             contact_id=contact_id,
+            then=lambda request: request.change_custom_fields(custom),
+        )
+
+    @command
+    def change_request_custom_fields(
+        self,
+        ctx: CommandContext,
+        request_id: str,
+        custom_fields: dict[str, Any],
+        expected_version: int | None,
+    ) -> Outcome[ServiceRequest]:
+        """Whoever may open requests on the account writes their custom fields, in any
+        state."""
+        return self._work(
+            ctx,
+            request_id,
+            lambda request: change_custom_fields(self.app, request, custom_fields),
+            expected_version,
+            permission="service:open",
         )
 
     def open_routed(

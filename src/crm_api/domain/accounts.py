@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import event
 
 from crm_api.domain.base import CrmAggregate
 from crm_api.domain.errors import FieldError, InvalidTransition, ValidationFailed
+from crm_api.domain.preferences import WithPreferences
 
 GRADES = ("A", "B", "C", "D")
 
@@ -36,11 +37,12 @@ def erased_details(values: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class Account(CrmAggregate):
+class Account(WithPreferences):
     """A customer. It has exactly one owner; changing the owner is a transfer, and history."""
 
     id: UUID
     kind = "account"
+    record_type = "accounts"
 
     class Opened(CrmAggregate.Created):
         """v2: `address` became a structured object; v1 stored it as one line of text."""
@@ -136,12 +138,19 @@ class Account(CrmAggregate):
             )
 
 
-class Contact(CrmAggregate):
+class Contact(WithPreferences):
     """A person at an account. Only `account_id` and `name` are required."""
 
     id: UUID
     kind = "contact"
-    personal_fields = CONTACT_PERSONAL_FIELDS
+    record_type = "contacts"
+    personal_fields: ClassVar[dict[str, Any]] = {
+        **CONTACT_PERSONAL_FIELDS,
+        "preferences": {},
+        "custom_fields": {},
+    }
+    """Preferences and custom field values may describe the person too: sealed alike, and
+    read as empty once erased."""
 
     @event("Added")
     def __init__(
@@ -224,4 +233,20 @@ class Contact(CrmAggregate):
     def _erased(self, reason: str, reference: str | None) -> None:
         for name, value in erased_details(vars(self)).items():
             setattr(self, name, value)
+        self._preferences: dict[str, Any] = {}
+        self._custom_fields: dict[str, Any] = {}
         self.erased = True
+
+    def change_preferences(self, preferences: dict[str, Any]) -> None:
+        self._refuse_if_erased()
+        super().change_preferences(preferences)
+
+    def change_custom_fields(self, values: dict[str, Any]) -> None:
+        self._refuse_if_erased()
+        super().change_custom_fields(values)
+
+    def _refuse_if_erased(self) -> None:
+        if getattr(self, "erased", False):
+            raise InvalidTransition(
+                "an erased contact's personal data cannot be entered again", code="erased"
+            )

@@ -17,6 +17,7 @@ from eventsourcing.domain import event
 
 from crm_api.domain.base import CrmAggregate
 from crm_api.domain.context import current_stamp
+from crm_api.domain.custom_fields import Customisable
 from crm_api.domain.errors import FieldError, ValidationFailed
 from crm_api.domain.opportunities import business_time
 
@@ -49,11 +50,12 @@ def _check_type(activity_type: str) -> None:
         raise ValidationFailed([FieldError("type", f"must be one of {', '.join(ACTIVITY_TYPES)}")])
 
 
-class Activity(CrmAggregate):
+class Activity(Customisable):
     """One interaction with a customer, entered by its owner or by an assistant for it."""
 
     id: UUID
     kind = "activity"
+    record_type = "activities"
 
     class Created(CrmAggregate.Created):
         account_id: str

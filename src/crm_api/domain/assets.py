@@ -10,7 +10,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from crm_api.domain.base import CrmAggregate
+from crm_api.domain.custom_fields import Customisable
 from crm_api.domain.errors import FieldError, ValidationFailed
 
 SERIAL = "asset-serial"
@@ -35,9 +35,10 @@ def _errors(fields: dict[str, Any]) -> list[FieldError]:
     return errors
 
 
-class Asset(CrmAggregate):
+class Asset(Customisable):
     id: UUID
     kind = "asset"
+    record_type = "assets"
 
     @event("Registered")
     def __init__(

@@ -20,6 +20,7 @@ from eventsourcing.domain import event
 from crm_api.domain.base import CrmAggregate
 from crm_api.domain.catalog import CENT, CURRENCY
 from crm_api.domain.context import current_stamp
+from crm_api.domain.custom_fields import Customisable
 from crm_api.domain.errors import FieldError, InvalidTransition, ValidationFailed
 
 PROSPECTING = "prospecting"
@@ -61,11 +62,12 @@ def _check_business_time(since: datetime | None) -> None:
         )
 
 
-class Opportunity(CrmAggregate):
+class Opportunity(Customisable):
     """A possible sale on an account, with an amount, an expected close date and a stage."""
 
     id: UUID
     kind = "opportunity"
+    record_type = "opportunities"
 
     class Created(CrmAggregate.Created):
         account_id: str

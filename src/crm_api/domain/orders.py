@@ -17,7 +17,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import event
 
-from crm_api.domain.base import CrmAggregate
+from crm_api.domain.custom_fields import Customisable
 from crm_api.domain.errors import InvalidTransition
 
 CENT = Decimal("0.01")
@@ -83,9 +83,10 @@ def fingerprint(content: dict[str, Any]) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
-class Order(CrmAggregate):
+class Order(Customisable):
     id: UUID
     kind = "order"
+    record_type = "orders"
 
     @event("Placed")
     def __init__(

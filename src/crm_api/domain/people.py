@@ -156,6 +156,11 @@ _INBOUND: dict[Role, frozenset[str]] = {
 }
 for _role, _scopes in _INBOUND.items():
     PERMISSIONS[_role] = PERMISSIONS[_role] | _scopes
+# Custom fields (docs/custom-fields.md): only admins define them; every role reads the
+# definitions (UIs render forms from them). Values are written with the record they belong to.
+for _role in Role:
+    PERMISSIONS[_role] = PERMISSIONS[_role] | {"fields:read"}
+PERMISSIONS[Role.ADMIN] = PERMISSIONS[Role.ADMIN] | {"fields:define"}
 ALL_SCOPES = frozenset().union(*PERMISSIONS.values())
 
 

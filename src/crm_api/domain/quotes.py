@@ -26,6 +26,7 @@ from eventsourcing.domain import event
 
 from crm_api.domain.base import CrmAggregate
 from crm_api.domain.catalog import CENT
+from crm_api.domain.custom_fields import Customisable
 from crm_api.domain.errors import (
     FieldError,
     InvalidTransition,
@@ -198,11 +199,12 @@ def invalid_state(state: S, action: str) -> InvalidTransition:
     )
 
 
-class Quote(CrmAggregate):
+class Quote(Customisable):
     """A priced offer to an account, revision by revision, with its approval history."""
 
     id: UUID
     kind = "quote"
+    record_type = "quotes"
 
     @event("Created")
     def __init__(

@@ -21,6 +21,7 @@ from eventsourcing.domain import event
 from crm_api.domain.accounts import ERASED
 from crm_api.domain.base import CrmAggregate
 from crm_api.domain.context import current_stamp
+from crm_api.domain.custom_fields import Customisable
 from crm_api.domain.errors import FieldError, InvalidTransition, ValidationFailed
 from crm_api.domain.opportunities import business_time
 from crm_api.domain.sla import SlaClock, SlaTerms, sla_view
@@ -127,11 +128,12 @@ class SlaPolicy(CrmAggregate):
         return SlaTerms.from_dict(self.terms)
 
 
-class ServiceRequest(CrmAggregate):
+class ServiceRequest(Customisable):
     """A customer's request for service, worked from opening to closing."""
 
     id: UUID
     kind = "service_request"
+    record_type = "service-requests"
     # A customer notification carries the contact's address and name, a customer's email its
     # sender and text: all sealed under the contact's own key (crm_api/privacy), so erasing the
     # contact erases them here too.

@@ -21,7 +21,8 @@ from sqlalchemy import (
 
 from crm_api.db import UTCDateTime, metadata
 from crm_api.domain.accounts import Account, Contact, erased_details
-from crm_api.projections.base import Projection, handles
+from crm_api.projections.base import Gathering, gathers, handles
+from crm_api.projections.custom_fields import CustomFieldQuery
 from crm_api.projections.directory import like_pattern
 from crm_api.projections.paging import Page, Sort, keyset_page
 
@@ -36,6 +37,7 @@ accounts = Table(
     Column("address", JSON, nullable=True),
     Column("manual_grade", String(1), nullable=True),
     Column("external_refs", JSON, nullable=True),
+    Column("preferences", JSON, nullable=True),
     Column("archived", Boolean, nullable=False),
     Column("search_text", String(800), nullable=False),
     Column("version", Integer, nullable=False),
@@ -57,6 +59,7 @@ contacts = Table(
     Column("email", String(320), nullable=True),
     Column("occupation", String(100), nullable=True),
     Column("birth_year", Integer, nullable=True),
+    Column("preferences", JSON, nullable=True),
     Column("archived", Boolean, nullable=False),
     Column("search_text", String(800), nullable=False),
     Column("version", Integer, nullable=False),
@@ -83,31 +86,39 @@ def _stamp(event: Any, position: int) -> dict[str, Any]:
     }
 
 
-class AccountsProjection(Projection):
+class AccountsProjection(Gathering):
     name = "accounts"
     tables = (contacts, accounts)
 
-    @handles(Account.Opened)
+    @gathers(Account.Opened)
     def account_opened(self, conn: Connection, e: Any, position: int) -> None:
-        values = {
-            "name": e.name,
-            "owner_id": e.owner_id,
-            "industry": e.industry,
-            "phone": e.phone,
-            "address": e.address,
-            "manual_grade": e.manual_grade,
-        }
-        conn.execute(
-            accounts.insert().values(
-                id=str(e.originator_id),
-                archived=False,
-                external_refs=[],
-                search_text=_search_text(values, ACCOUNT_SEARCHED),
-                created_at=e.timestamp,
-                **values,
-                **_stamp(e, position),
+        self.gather(e, position)
+
+    def write_gathered(self, conn: Connection, events: list[tuple[Any, int]]) -> None:
+        """Accounts opened in one batch: one multi-row insert (a rebuild, an import)."""
+        rows = []
+        for e, position in events:
+            values = {
+                "name": e.name,
+                "owner_id": e.owner_id,
+                "industry": e.industry,
+                "phone": e.phone,
+                "address": e.address,
+                "manual_grade": e.manual_grade,
+            }
+            rows.append(
+                {
+                    "id": str(e.originator_id),
+                    "archived": False,
+                    "external_refs": [],
+                    "preferences": {},
+                    "search_text": _search_text(values, ACCOUNT_SEARCHED),
+                    "created_at": e.timestamp,
+                    **values,
+                    **_stamp(e, position),
+                }
             )
-        )
+        conn.execute(accounts.insert(), rows)
 
     @handles(Account.DetailsChanged)
     def account_changed(self, conn: Connection, e: Any, position: int) -> None:
@@ -163,6 +174,23 @@ class AccountsProjection(Projection):
             .values(archived=isinstance(e, Account.Archived), **_stamp(e, position))
         )
 
+    @handles(Account.PreferencesChanged)
+    def account_preferences(self, conn: Connection, e: Any, position: int) -> None:
+        conn.execute(
+            update(accounts)
+            .where(accounts.c.id == str(e.originator_id))
+            .values(preferences=e.preferences, **_stamp(e, position))
+        )
+
+    @handles(Account.CustomFieldsChanged)
+    def account_custom_fields(self, conn: Connection, e: Any, position: int) -> None:
+        """The values live in the custom_fields read model; here only the version moves."""
+        conn.execute(
+            update(accounts)
+            .where(accounts.c.id == str(e.originator_id))
+            .values(**_stamp(e, position))
+        )
+
     @handles(Contact.Added)
     def contact_added(self, conn: Connection, e: Any, position: int) -> None:
         owner_id = conn.execute(
@@ -181,6 +209,7 @@ class AccountsProjection(Projection):
                 account_id=e.account_id,
                 owner_id=owner_id,
                 archived=False,
+                preferences={},
                 search_text=_search_text(values, CONTACT_SEARCHED),
                 created_at=e.timestamp,
                 **values,
@@ -216,7 +245,25 @@ class AccountsProjection(Projection):
         conn.execute(
             update(contacts)
             .where(contacts.c.id == contact_id)
-            .values(**erased_details(current), search_text="", **_stamp(e, position))
+            .values(
+                **erased_details(current), preferences={}, search_text="", **_stamp(e, position)
+            )
+        )
+
+    @handles(Contact.PreferencesChanged)
+    def contact_preferences(self, conn: Connection, e: Any, position: int) -> None:
+        conn.execute(
+            update(contacts)
+            .where(contacts.c.id == str(e.originator_id))
+            .values(preferences=e.preferences, **_stamp(e, position))
+        )
+
+    @handles(Contact.CustomFieldsChanged)
+    def contact_custom_fields(self, conn: Connection, e: Any, position: int) -> None:
+        conn.execute(
+            update(contacts)
+            .where(contacts.c.id == str(e.originator_id))
+            .values(**_stamp(e, position))
         )
 
     @handles(Contact.Archived, Contact.Restored)
@@ -249,6 +296,7 @@ def list_accounts(
     manual_grade: str | None = None,
     archived: bool | None = False,
     updated_since: datetime | None = None,
+    custom: CustomFieldQuery | None = None,
 ) -> Page:
     stmt = select(*[accounts.c[n] for n in ACCOUNT_COLUMNS])
     if visible_owners is not None:
@@ -265,7 +313,10 @@ def list_accounts(
         stmt = stmt.where(accounts.c.updated_at >= updated_since)
     if q:
         stmt = stmt.where(accounts.c.search_text.like(like_pattern(q), escape="\\"))
-    return keyset_page(conn, stmt, dict(accounts.c), sort, cursor, limit)
+    columns: dict[str, Any] = dict(accounts.c)
+    if custom is not None:
+        stmt, columns = custom.narrow(stmt, accounts.c.id, sort, columns)
+    return keyset_page(conn, stmt, columns, sort, cursor, limit)
 
 
 def list_contacts(
@@ -279,6 +330,7 @@ def list_contacts(
     q: str | None = None,
     archived: bool | None = False,
     updated_since: datetime | None = None,
+    custom: CustomFieldQuery | None = None,
 ) -> Page:
     stmt = select(*[contacts.c[n] for n in CONTACT_COLUMNS])
     if visible_owners is not None:
@@ -291,7 +343,10 @@ def list_contacts(
         stmt = stmt.where(contacts.c.updated_at >= updated_since)
     if q:
         stmt = stmt.where(contacts.c.search_text.like(like_pattern(q), escape="\\"))
-    return keyset_page(conn, stmt, dict(contacts.c), sort, cursor, limit)
+    columns: dict[str, Any] = dict(contacts.c)
+    if custom is not None:
+        stmt, columns = custom.narrow(stmt, contacts.c.id, sort, columns)
+    return keyset_page(conn, stmt, columns, sort, cursor, limit)
 
 
 def contacts_of_accounts(

@@ -36,6 +36,7 @@ from crm_api.domain.opportunities import (
     business_time,
 )
 from crm_api.projections.base import Projection, handles
+from crm_api.projections.custom_fields import CustomFieldQuery
 from crm_api.projections.directory import like_pattern
 from crm_api.projections.owners import FollowsAccountOwners, account_owners_table
 from crm_api.projections.paging import Page, Sort, encode_cursor, keyset_page
@@ -111,6 +112,15 @@ class OpportunitiesProjection(FollowsAccountOwners):
             )
         )
 
+    @handles(Opportunity.CustomFieldsChanged)
+    def opportunity_custom_fields(self, conn: Connection, e: Any, position: int) -> None:
+        """The values live in the custom_fields read model; here only the version moves."""
+        conn.execute(
+            update(opportunities)
+            .where(opportunities.c.id == str(e.originator_id))
+            .values(**_stamp(e, position))
+        )
+
     @handles(Opportunity.DetailsChanged)
     def details_changed(self, conn: Connection, e: Any, position: int) -> None:
         values = dict(e.changes)
@@ -156,6 +166,7 @@ def list_opportunities(
     stage: str | None = None,
     q: str | None = None,
     updated_since: datetime | None = None,
+    custom: CustomFieldQuery | None = None,
 ) -> Page:
     """Visible by the account's owner; `owner_id` filters on the opportunity's own owner."""
     stmt = select(*[opportunities.c[n] for n in OPPORTUNITY_COLUMNS])
@@ -171,7 +182,10 @@ def list_opportunities(
         stmt = stmt.where(opportunities.c.updated_at >= updated_since)
     if q:
         stmt = stmt.where(opportunities.c.search_text.like(like_pattern(q), escape="\\"))
-    return keyset_page(conn, stmt, dict(opportunities.c), sort, cursor, limit)
+    columns: dict[str, Any] = dict(opportunities.c)
+    if custom is not None:
+        stmt, columns = custom.narrow(stmt, opportunities.c.id, sort, columns)
+    return keyset_page(conn, stmt, columns, sort, cursor, limit)
 
 
 # the funnel

@@ -24,6 +24,7 @@ from sqlalchemy import (
 from crm_api.db import UTCDateTime, metadata
 from crm_api.domain.orders import Order, fingerprint, order_totals
 from crm_api.projections.base import Gathering, gathers, handles
+from crm_api.projections.custom_fields import CustomFieldQuery
 from crm_api.projections.owners import FollowsAccountOwners, account_owners_table
 from crm_api.projections.paging import Page, Sort, keyset_page
 
@@ -159,6 +160,15 @@ class OrdersProjection(Gathering, FollowsAccountOwners):
             if rows:
                 conn.execute(order_lines.insert(), rows)
 
+    @handles(Order.CustomFieldsChanged)
+    def custom_fields_changed(self, conn: Connection, e: Any, position: int) -> None:
+        """The values live in the custom_fields read model; here only the version moves."""
+        conn.execute(
+            update(orders)
+            .where(orders.c.id == str(e.originator_id))
+            .values(version=e.originator_version, updated_at=e.timestamp, position=position)
+        )
+
     @handles(Order.Cancelled)
     def cancelled(self, conn: Connection, e: Any, position: int) -> None:
         conn.execute(
@@ -206,6 +216,7 @@ def list_orders(
     ordered_from: datetime | None = None,
     ordered_to: datetime | None = None,
     updated_since: datetime | None = None,
+    custom: CustomFieldQuery | None = None,
 ) -> Page:
     stmt = select(*[orders.c[n] for n in ORDER_COLUMNS])
     if visible_owners is not None:
@@ -219,7 +230,10 @@ def list_orders(
         stmt = stmt.where(orders.c.ordered_at < ordered_to)
     if updated_since:
         stmt = stmt.where(orders.c.updated_at >= updated_since)
-    return keyset_page(conn, stmt, dict(orders.c), sort, cursor, limit)
+    columns: dict[str, Any] = dict(orders.c)
+    if custom is not None:
+        stmt, columns = custom.narrow(stmt, orders.c.id, sort, columns)
+    return keyset_page(conn, stmt, columns, sort, cursor, limit)
 
 
 def lines_of(conn: Connection, order_ids: list[str]) -> dict[str, list[dict[str, Any]]]:

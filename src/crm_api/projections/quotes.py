@@ -33,6 +33,7 @@ from crm_api.domain.quotes import (
     totals,
 )
 from crm_api.projections.base import handles
+from crm_api.projections.custom_fields import CustomFieldQuery
 from crm_api.projections.directory import like_pattern
 from crm_api.projections.owners import FollowsAccountOwners, account_owners_table
 from crm_api.projections.paging import Page, Sort, keyset_page
@@ -197,6 +198,13 @@ class QuotesProjection(FollowsAccountOwners):
         )
         _write_lines(conn, quote_id, e.lines)
 
+    @handles(Quote.CustomFieldsChanged)
+    def quote_custom_fields(self, conn: Connection, e: Any, position: int) -> None:
+        """The values live in the custom_fields read model; here only the version moves."""
+        conn.execute(
+            update(quotes).where(quotes.c.id == str(e.originator_id)).values(**_stamp(e, position))
+        )
+
     @handles(Quote.Revised)
     def revised(self, conn: Connection, e: Any, position: int) -> None:
         quote_id = str(e.originator_id)
@@ -270,6 +278,7 @@ def list_quotes(
     q: str | None = None,
     updated_since: datetime | None = None,
     valid_until_before: date | None = None,
+    custom: CustomFieldQuery | None = None,
 ) -> Page:
     stmt = select(*[quotes.c[n] for n in QUOTE_COLUMNS])
     if visible_owners is not None:
@@ -288,7 +297,10 @@ def list_quotes(
         stmt = stmt.where(quotes.c.valid_until < valid_until_before)
     if q:
         stmt = stmt.where(quotes.c.search_text.like(like_pattern(q), escape="\\"))
-    return keyset_page(conn, stmt, dict(quotes.c), sort, cursor, limit)
+    columns: dict[str, Any] = dict(quotes.c)
+    if custom is not None:
+        stmt, columns = custom.narrow(stmt, quotes.c.id, sort, columns)
+    return keyset_page(conn, stmt, columns, sort, cursor, limit)
 
 
 def lines_of(conn: Connection, quote_ids: list[str]) -> dict[str, list[dict[str, Any]]]:

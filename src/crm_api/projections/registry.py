@@ -7,6 +7,7 @@ from crm_api.projections.accounts import AccountsProjection
 from crm_api.projections.alerts import AlertsProjection
 from crm_api.projections.base import Projection
 from crm_api.projections.catalog import CatalogProjection
+from crm_api.projections.custom_fields import CustomFieldsProjection
 from crm_api.projections.directory import DirectoryProjection
 from crm_api.projections.forecasts import ForecastsProjection, ForecastVsActualProjection
 from crm_api.projections.fulfilment import FulfilmentProjection
@@ -47,5 +48,6 @@ PROJECTIONS: dict[str, type[Projection]] = {
         AlertsProjection,
         InsightsProjection,
         KpisProjection,
+        CustomFieldsProjection,
     )
 }

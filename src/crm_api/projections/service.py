@@ -44,6 +44,7 @@ from crm_api.domain.opportunities import business_time
 from crm_api.domain.routing import Queue, Route, RoutingRule
 from crm_api.domain.service import KINDS, ServiceRequest, SlaPolicy
 from crm_api.projections.base import handles, upsert
+from crm_api.projections.custom_fields import CustomFieldQuery
 from crm_api.projections.owners import FollowsAccountOwners, account_owners_table
 from crm_api.projections.paging import Page, Sort, encode_cursor, keyset_page
 
@@ -248,6 +249,13 @@ class ServiceProjection(FollowsAccountOwners):
             .values(**values, **_stamp(e, position))
         )
 
+    @handles(Asset.CustomFieldsChanged)
+    def asset_custom_fields(self, conn: Connection, e: Any, position: int) -> None:
+        """The values live in the custom_fields read model; here only the version moves."""
+        conn.execute(
+            update(assets).where(assets.c.id == str(e.originator_id)).values(**_stamp(e, position))
+        )
+
     # service requests
 
     @handles(ServiceRequest.Opened)
@@ -321,7 +329,7 @@ class ServiceProjection(FollowsAccountOwners):
         }
         self._update_request(conn, e, position, values)
 
-    @handles(ServiceRequest.NoteAdded, ServiceRequest.Evaluated)
+    @handles(ServiceRequest.NoteAdded, ServiceRequest.Evaluated, ServiceRequest.CustomFieldsChanged)
     def request_touched(self, conn: Connection, e: Any, position: int) -> None:
         self._update_request(conn, e, position, {})
 
@@ -457,9 +465,13 @@ def _page(
     sort: Sort,
     cursor: str | None,
     limit: int,
+    custom: CustomFieldQuery | None = None,
 ) -> Page:
     stmt = select(*[table.c[n] for n in columns]).where(and_(true(), *conditions))
-    return keyset_page(conn, stmt, dict(table.c), sort, cursor, limit)
+    keys: dict[str, Any] = dict(table.c)
+    if custom is not None:
+        stmt, keys = custom.narrow(stmt, table.c.id, sort, keys)
+    return keyset_page(conn, stmt, keys, sort, cursor, limit)
 
 
 ASSET_SORTS = ("created_at", "updated_at", "serial_number")
@@ -476,6 +488,7 @@ def list_assets(
     account_id: str | None = None,
     product_id: str | None = None,
     serial_number: str | None = None,
+    custom: CustomFieldQuery | None = None,
 ) -> Page:
     c = assets.c
     conditions: list[Any] = []
@@ -487,7 +500,7 @@ def list_assets(
         conditions.append(c.product_id == product_id)
     if serial_number:
         conditions.append(c.serial_number == serial_number)
-    return _page(conn, assets, ASSET_COLUMNS, conditions, sort, cursor, limit)
+    return _page(conn, assets, ASSET_COLUMNS, conditions, sort, cursor, limit, custom)
 
 
 REQUEST_SORTS = ("created_at", "updated_at", "opened_at", "priority")
@@ -505,6 +518,7 @@ def list_requests(
     cursor: str | None,
     limit: int,
     filters: dict[str, Any],
+    custom: CustomFieldQuery | None = None,
 ) -> Page:
     """Visible by the account's owner, or (`agent_id`, a service agent) by assignment: to the
     agent, or to a queue it is a member of. `filters`: equality on request columns."""
@@ -517,7 +531,7 @@ def list_requests(
             service_queue_members.c.user_id == agent_id
         )
         conditions.append(or_(c.assignee_id == agent_id, c.queue_id.in_(queues)))
-    return _page(conn, service_requests, REQUEST_COLUMNS, conditions, sort, cursor, limit)
+    return _page(conn, service_requests, REQUEST_COLUMNS, conditions, sort, cursor, limit, custom)
 
 
 ADMIN_SORTS = ("created_at", "updated_at")

@@ -33,6 +33,7 @@ from crm_api.domain.people import OWNER_ROLES
 from crm_api.domain.tasks import OPEN, Task
 from crm_api.domain.work_plans import DRAFT, PlanPeriod, WorkPlan
 from crm_api.projections.base import handles
+from crm_api.projections.custom_fields import CustomFieldQuery
 from crm_api.projections.directory import users
 from crm_api.projections.owners import FollowsAccountOwners, account_owners_table
 from crm_api.projections.paging import Page, Sort, keyset_page
@@ -210,6 +211,15 @@ class WorkProjection(FollowsAccountOwners):
                 on_behalf_of=e.meta.get("on_behalf_of"),
                 **_created(e, position),
             )
+        )
+
+    @handles(Activity.CustomFieldsChanged)
+    def activity_custom_fields(self, conn: Connection, e: Any, position: int) -> None:
+        """The values live in the custom_fields read model; here only the version moves."""
+        conn.execute(
+            update(activities)
+            .where(activities.c.id == str(e.originator_id))
+            .values(**_stamp(e, position))
         )
 
     @handles(Activity.DetailsChanged)
@@ -410,6 +420,7 @@ def list_activities(
     owner_id: str | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
+    custom: CustomFieldQuery | None = None,
 ) -> Page:
     """Visible by the account's owner; `owner_id` filters on who had the interaction;
     [start, end) bounds occurred_at."""
@@ -427,7 +438,10 @@ def list_activities(
         stmt = stmt.where(a.occurred_at >= start)
     if end is not None:
         stmt = stmt.where(a.occurred_at < end)
-    return keyset_page(conn, stmt, dict(a), sort, cursor, limit)
+    columns: dict[str, Any] = dict(a)
+    if custom is not None:
+        stmt, columns = custom.narrow(stmt, a.id, sort, columns)
+    return keyset_page(conn, stmt, columns, sort, cursor, limit)
 
 
 TASK_SORTS = ("due_date", "created_at", "updated_at", "priority")

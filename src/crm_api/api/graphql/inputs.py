@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import strawberry
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
+from strawberry.scalars import JSON
 
 from crm_api.domain.errors import FieldError, ValidationFailed
 
@@ -31,6 +32,8 @@ def plain(value: Any) -> Any:
         }
     if isinstance(value, list):
         return [plain(v) for v in value]
+    if isinstance(value, dict):  # e.g. {"items": [WorkPlanItemInput, ...]}
+        return {k: plain(v) for k, v in value.items()}
     return value
 
 
@@ -75,6 +78,14 @@ class CreateAccountInput:
     address: AddressInput | None = None
     manual_grade: str | None = strawberry.field(default=None, description="A, B, C or D")
 
+    preferences: JSON | None = strawberry.field(
+        default=None, description="channel, language, contactTimes [{days, from, to}], tags."
+    )
+    custom_fields: JSON | None = strawberry.field(
+        default=None,
+        description="Custom field values: key → value (GET /api/v1/field-definitions).",
+    )
+
 
 @strawberry.input(description="Only the fields sent change; null clears an optional field.")
 class UpdateAccountInput:
@@ -83,6 +94,13 @@ class UpdateAccountInput:
     phone: str | None = strawberry.UNSET
     address: AddressInput | None = strawberry.UNSET
     manual_grade: str | None = strawberry.UNSET
+
+    preferences: JSON | None = strawberry.field(
+        default=strawberry.UNSET, description="The keys sent change; null removes one."
+    )
+    custom_fields: JSON | None = strawberry.field(
+        default=strawberry.UNSET, description="The keys sent change; null removes a value."
+    )
 
 
 @strawberry.input
@@ -94,6 +112,14 @@ class CreateContactInput:
     occupation: str | None = None
     birth_year: int | None = None
 
+    preferences: JSON | None = strawberry.field(
+        default=None, description="channel, language, contactTimes [{days, from, to}], tags."
+    )
+    custom_fields: JSON | None = strawberry.field(
+        default=None,
+        description="Custom field values: key → value (GET /api/v1/field-definitions).",
+    )
+
 
 @strawberry.input(description="Only the fields sent change; null clears an optional field.")
 class UpdateContactInput:
@@ -102,6 +128,13 @@ class UpdateContactInput:
     email: str | None = strawberry.UNSET
     occupation: str | None = strawberry.UNSET
     birth_year: int | None = strawberry.UNSET
+
+    preferences: JSON | None = strawberry.field(
+        default=strawberry.UNSET, description="The keys sent change; null removes one."
+    )
+    custom_fields: JSON | None = strawberry.field(
+        default=strawberry.UNSET, description="The keys sent change; null removes a value."
+    )
 
 
 @strawberry.input

@@ -13,6 +13,7 @@ from strawberry.experimental import pydantic as strawberry_pydantic
 from strawberry.scalars import JSON
 
 from crm_api.api.graphql.context import Info
+from crm_api.api.graphql.custom_fields import custom_field_field, custom_fields_field
 from crm_api.api.graphql.inputs import plain, validated
 from crm_api.api.graphql.limits import embedded_lists
 from crm_api.api.graphql.mutations import IdempotencyKey, IfMatch, _fingerprint, _run
@@ -26,6 +27,7 @@ from crm_api.domain.errors import FieldError, ValidationFailed
 from crm_api.domain.orders import Order as OrderRecord
 from crm_api.domain.people import Principal
 from crm_api.errors import domain_problem_body
+from crm_api.projections.custom_fields import with_custom_fields
 from crm_api.projections.orders import ORDER_SORTS, lines_of, list_orders
 from crm_api.projections.paging import Sort
 
@@ -37,12 +39,14 @@ class OrderLine:
 
 @strawberry_pydantic.type(model=rest.OrderOut, all_fields=True, description="An order, whole.")
 class Order:
-    pass
+    custom_fields: JSON = custom_fields_field()
+    custom_field: JSON | None = custom_field_field()
 
 
 @strawberry_pydantic.type(model=rest.OrderRow, all_fields=True, description="An order in lists.")
 class OrderSummary:
-    pass
+    custom_fields: JSON = custom_fields_field()
+    custom_field: JSON | None = custom_field_field()
 
 
 @strawberry_pydantic.input(model=rest.OrderLineIn, all_fields=True)
@@ -120,15 +124,19 @@ class OrderQuery:
             principal.require("orders:read")
 
             def page(conn: Any, sort: Sort) -> Any:
-                found = list_orders(
+                found = with_custom_fields(
                     conn,
-                    visible_owners=None if principal.training else principal.visible_owners,
-                    sort=sort,
-                    cursor=after,
-                    limit=limit,
-                    account_id=str(given.account_id) if given.account_id else None,
-                    source=given.source,
-                    status=given.status,
+                    "orders",
+                    list_orders(
+                        conn,
+                        visible_owners=None if principal.training else principal.visible_owners,
+                        sort=sort,
+                        cursor=after,
+                        limit=limit,
+                        account_id=str(given.account_id) if given.account_id else None,
+                        source=given.source,
+                        status=given.status,
+                    ),
                 )
                 lines = lines_of(conn, [row["id"] for row in found.rows])
                 for row in found.rows:

@@ -28,6 +28,7 @@ from crm_api.domain.people import Principal, Role
 from crm_api.domain.people import Team as TeamRecord
 from crm_api.domain.people import User as UserRecord
 from crm_api.projections.accounts import ACCOUNT_SORTS, CONTACT_SORTS, list_accounts, list_contacts
+from crm_api.projections.custom_fields import with_custom_fields
 from crm_api.projections.directory import TEAM_SORTS, USER_SORTS, list_teams, list_users
 from crm_api.projections.paging import Page, Sort
 
@@ -203,18 +204,22 @@ class Query:
                 services,
                 Sort.parse(sort, ACCOUNT_SORTS, "name"),
                 Account.from_row,
-                lambda conn, sort: list_accounts(
+                lambda conn, sort: with_custom_fields(
                     conn,
-                    visible_owners=_visible_owners(principal),
-                    sort=sort,
-                    cursor=after,
-                    limit=limit,
-                    owner_id=given.owner_id,
-                    q=search_text(given.q),
-                    industry=given.industry,
-                    manual_grade=given.manual_grade,
-                    archived=given.archived,
-                    updated_since=given.updated_since,
+                    "accounts",
+                    list_accounts(
+                        conn,
+                        visible_owners=_visible_owners(principal),
+                        sort=sort,
+                        cursor=after,
+                        limit=limit,
+                        owner_id=given.owner_id,
+                        q=search_text(given.q),
+                        industry=given.industry,
+                        manual_grade=given.manual_grade,
+                        archived=given.archived,
+                        updated_since=given.updated_since,
+                    ),
                 ),
             )
 
@@ -252,16 +257,20 @@ class Query:
                 services,
                 Sort.parse(sort, CONTACT_SORTS, "name"),
                 Contact.from_row,
-                lambda conn, sort: list_contacts(
+                lambda conn, sort: with_custom_fields(
                     conn,
-                    visible_owners=_visible_owners(principal),
-                    sort=sort,
-                    cursor=after,
-                    limit=limit,
-                    account_id=given.account_id,
-                    q=search_text(given.q),
-                    archived=given.archived,
-                    updated_since=given.updated_since,
+                    "contacts",
+                    list_contacts(
+                        conn,
+                        visible_owners=_visible_owners(principal),
+                        sort=sort,
+                        cursor=after,
+                        limit=limit,
+                        account_id=given.account_id,
+                        q=search_text(given.q),
+                        archived=given.archived,
+                        updated_since=given.updated_since,
+                    ),
                 ),
             )
 

@@ -10,8 +10,10 @@ from typing import Annotated, Any
 
 import strawberry
 from strawberry.experimental import pydantic as strawberry_pydantic
+from strawberry.scalars import JSON
 
 from crm_api.api.graphql.context import Info
+from crm_api.api.graphql.custom_fields import custom_field_field, custom_fields_field
 from crm_api.api.graphql.inputs import search_text, validated
 from crm_api.api.graphql.limits import embedded_lists
 from crm_api.api.graphql.mutations import IdempotencyKey, IfMatch, _run
@@ -26,6 +28,7 @@ from crm_api.application.services import Services
 from crm_api.domain.people import Principal
 from crm_api.domain.quotes import Quote as QuoteRecord
 from crm_api.domain.quotes import QuoteState, line_view
+from crm_api.projections.custom_fields import with_custom_fields
 from crm_api.projections.paging import Sort
 from crm_api.projections.quotes import QUOTE_SORTS, lines_of, list_quotes
 
@@ -42,7 +45,8 @@ class QuoteApproval:
 
 @strawberry_pydantic.type(model=rest.QuoteOut, all_fields=True, description="A quote, whole.")
 class Quote:
-    pass
+    custom_fields: JSON = custom_fields_field()
+    custom_field: JSON | None = custom_field_field()
 
 
 def _quote(view: dict[str, Any]) -> Quote:
@@ -53,7 +57,8 @@ def _quote(view: dict[str, Any]) -> Quote:
     model=rest.QuoteRow, all_fields=True, description="A quote as lists show it."
 )
 class QuoteSummary:
-    pass
+    custom_fields: JSON = custom_fields_field()
+    custom_field: JSON | None = custom_field_field()
 
 
 @strawberry_pydantic.type(model=rest.Stamp, all_fields=True)
@@ -127,6 +132,11 @@ class CreateQuoteInput:
     valid_until: date | None = None
     terms: str | None = None
 
+    custom_fields: JSON | None = strawberry.field(
+        default=None,
+        description="Custom field values: key → value (GET /api/v1/field-definitions).",
+    )
+
 
 @strawberry.input(description="Only the fields given change; terms: null clears them.")
 class ReviseQuoteInput:
@@ -187,17 +197,21 @@ class QuoteQuery:
             principal.require("quotes:read")
 
             def page(conn: Any, sort: Sort) -> Any:
-                found = list_quotes(
+                found = with_custom_fields(
                     conn,
-                    visible_owners=None if principal.training else principal.visible_owners,
-                    sort=sort,
-                    cursor=after,
-                    limit=limit,
-                    account_id=_id(given.account_id),
-                    opportunity_id=_id(given.opportunity_id),
-                    owner_id=_id(given.owner_id),
-                    state=given.state.value if given.state else None,
-                    q=search_text(given.q),
+                    "quotes",
+                    list_quotes(
+                        conn,
+                        visible_owners=None if principal.training else principal.visible_owners,
+                        sort=sort,
+                        cursor=after,
+                        limit=limit,
+                        account_id=_id(given.account_id),
+                        opportunity_id=_id(given.opportunity_id),
+                        owner_id=_id(given.owner_id),
+                        state=given.state.value if given.state else None,
+                        q=search_text(given.q),
+                    ),
                 )
                 lines = lines_of(conn, [row["id"] for row in found.rows])
                 for row in found.rows:

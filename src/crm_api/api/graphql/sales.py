@@ -9,8 +9,10 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import strawberry
+from strawberry.scalars import JSON
 
 from crm_api.api.graphql.context import Info
+from crm_api.api.graphql.custom_fields import custom_field_field, custom_fields_field
 from crm_api.api.graphql.inputs import search_text, validated
 from crm_api.api.graphql.mutations import IdempotencyKey, IfMatch, _run
 from crm_api.api.graphql.pagination import Connection, connection, page_size
@@ -37,6 +39,7 @@ from crm_api.domain.forecasts import Period
 from crm_api.domain.opportunities import STAGES
 from crm_api.domain.opportunities import Opportunity as OpportunityRecord
 from crm_api.domain.people import Principal
+from crm_api.projections.custom_fields import with_custom_fields
 from crm_api.projections.forecasts import FORECAST_SORTS, forecast_vs_actual_page, list_forecasts
 from crm_api.projections.opportunities import OPPORTUNITY_SORTS, funnel, list_opportunities
 from crm_api.projections.paging import Page, Sort
@@ -64,6 +67,8 @@ class Opportunity:
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime
+    custom_fields: JSON = custom_fields_field()
+    custom_field: JSON | None = custom_field_field()
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Opportunity:
@@ -87,6 +92,7 @@ class Opportunity:
             version=row["version"],
             created_at=row["created_at"],
             updated_at=row["updated_at"],
+            custom_fields=row.get("custom_fields") or {},
         )
 
 
@@ -247,6 +253,11 @@ class CreateOpportunityInput:
     stage: str = "prospecting"
     occurred_at: dt.datetime | None = None
 
+    custom_fields: JSON | None = strawberry.field(
+        default=None,
+        description="Custom field values: key → value (GET /api/v1/field-definitions).",
+    )
+
 
 @strawberry.input(description="Only the fields sent change; productId null clears the product.")
 class UpdateOpportunityInput:
@@ -256,6 +267,10 @@ class UpdateOpportunityInput:
     expected_close_date: dt.date | None = strawberry.UNSET
     product_id: strawberry.ID | None = strawberry.UNSET
     owner_id: strawberry.ID | None = strawberry.UNSET
+
+    custom_fields: JSON | None = strawberry.field(
+        default=strawberry.UNSET, description="The keys sent change; null removes a value."
+    )
 
 
 @strawberry.input
@@ -324,17 +339,21 @@ class SalesQuery:
                 services,
                 Sort.parse(sort, OPPORTUNITY_SORTS, "name"),
                 Opportunity.from_row,
-                lambda conn, sort: list_opportunities(
+                lambda conn, sort: with_custom_fields(
                     conn,
-                    visible_owners=_visible_owners(principal),
-                    sort=sort,
-                    cursor=after,
-                    limit=limit,
-                    owner_id=given.owner_id,
-                    account_id=given.account_id,
-                    stage=_stage(given.stage),
-                    q=search_text(given.q),
-                    updated_since=given.updated_since,
+                    "opportunities",
+                    list_opportunities(
+                        conn,
+                        visible_owners=_visible_owners(principal),
+                        sort=sort,
+                        cursor=after,
+                        limit=limit,
+                        owner_id=given.owner_id,
+                        account_id=given.account_id,
+                        stage=_stage(given.stage),
+                        q=search_text(given.q),
+                        updated_since=given.updated_since,
+                    ),
                 ),
             )
 

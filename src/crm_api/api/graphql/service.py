@@ -12,8 +12,10 @@ from uuid import UUID
 
 import strawberry
 from strawberry.experimental import pydantic as strawberry_pydantic
+from strawberry.scalars import JSON
 
 from crm_api.api.graphql.context import Info
+from crm_api.api.graphql.custom_fields import custom_field_field, custom_fields_field
 from crm_api.api.graphql.inputs import validated
 from crm_api.api.graphql.mutations import IdempotencyKey, IfMatch, _run
 from crm_api.api.graphql.pagination import Connection, connection, keyset_connection, page_size
@@ -30,6 +32,7 @@ from crm_api.application.services import Services
 from crm_api.domain.assets import Asset as AssetRecord
 from crm_api.domain.people import Principal
 from crm_api.domain.service import ServiceRequest as RequestRecord
+from crm_api.projections.custom_fields import with_custom_fields
 from crm_api.projections.paging import Sort
 from crm_api.projections.service import (
     ADMIN_SORTS,
@@ -46,7 +49,8 @@ from crm_api.projections.service import (
 
 @strawberry_pydantic.type(model=rest_assets.AssetOut, all_fields=True)
 class Asset:
-    pass
+    custom_fields: JSON = custom_fields_field()
+    custom_field: JSON | None = custom_field_field()
 
 
 @strawberry_pydantic.type(model=rest.SlaOut, all_fields=True)
@@ -76,12 +80,14 @@ class ServiceEvaluation:
 
 @strawberry_pydantic.type(model=rest.RequestOut, all_fields=True, description="A request, whole.")
 class ServiceRequest:
-    pass
+    custom_fields: JSON = custom_fields_field()
+    custom_field: JSON | None = custom_field_field()
 
 
 @strawberry_pydantic.type(model=rest.RequestRow, all_fields=True, description="As lists show it.")
 class ServiceRequestSummary:
-    pass
+    custom_fields: JSON = custom_fields_field()
+    custom_field: JSON | None = custom_field_field()
 
 
 @strawberry_pydantic.type(model=rest_admin.BusinessHoursOut, all_fields=True)
@@ -140,6 +146,11 @@ class RegisterAssetInput:
     install_date: dt.date | None = None
     warranty_end: dt.date | None = None
 
+    custom_fields: JSON | None = strawberry.field(
+        default=None,
+        description="Custom field values: key → value (GET /api/v1/field-definitions).",
+    )
+
 
 @strawberry.input(description="Only the fields sent change; null clears an optional field.")
 class UpdateAssetInput:
@@ -152,6 +163,10 @@ class UpdateAssetInput:
     install_date: dt.date | None = strawberry.UNSET
     warranty_end: dt.date | None = strawberry.UNSET
 
+    custom_fields: JSON | None = strawberry.field(
+        default=strawberry.UNSET, description="The keys sent change; null removes a value."
+    )
+
 
 @strawberry.input
 class OpenServiceRequestInput:
@@ -163,6 +178,11 @@ class OpenServiceRequestInput:
     description: str | None = None
     asset_id: strawberry.ID | None = None
     contact_id: strawberry.ID | None = None
+
+    custom_fields: JSON | None = strawberry.field(
+        default=None,
+        description="Custom field values: key → value (GET /api/v1/field-definitions).",
+    )
 
 
 @strawberry.input
@@ -230,15 +250,19 @@ class ServiceQuery:
             principal.require("assets:read")
             order = Sort.parse(sort, ASSET_SORTS, "created_at")
             with services.read() as conn:
-                page = list_assets(
+                page = with_custom_fields(
                     conn,
-                    visible_owners=_visible_owners(principal),
-                    sort=order,
-                    cursor=after,
-                    limit=limit,
-                    account_id=given.account_id,
-                    product_id=given.product_id,
-                    serial_number=given.serial_number,
+                    "assets",
+                    list_assets(
+                        conn,
+                        visible_owners=_visible_owners(principal),
+                        sort=order,
+                        cursor=after,
+                        limit=limit,
+                        account_id=given.account_id,
+                        product_id=given.product_id,
+                        serial_number=given.serial_number,
+                    ),
                 )
             return keyset_connection(page, order, _asset)
 

@@ -12,6 +12,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from crm_api.api.graphql.context import Info
+from crm_api.api.graphql.custom_fields import custom_field_field, custom_fields_field
 from crm_api.api.graphql.pagination import page_size
 from crm_api.domain.people import Principal
 
@@ -95,6 +96,11 @@ class Account:
     version: int
     created_at: datetime
     updated_at: datetime
+    preferences: JSON = strawberry.field(
+        description="Channel, language, contact times, preference tags.", default_factory=dict
+    )
+    custom_fields: JSON = custom_fields_field()
+    custom_field: JSON | None = custom_field_field()
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Account:
@@ -110,6 +116,8 @@ class Account:
             version=row["version"],
             created_at=row["created_at"],
             updated_at=row["updated_at"],
+            preferences=row.get("preferences") or {},
+            custom_fields=row.get("custom_fields") or {},
         )
 
     @strawberry.field
@@ -139,6 +147,11 @@ class Contact:
     version: int
     created_at: datetime
     updated_at: datetime
+    preferences: JSON = strawberry.field(
+        description="Channel, language, contact times, preference tags.", default_factory=dict
+    )
+    custom_fields: JSON = custom_fields_field()
+    custom_field: JSON | None = custom_field_field()
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Contact:
@@ -154,6 +167,8 @@ class Contact:
             version=row["version"],
             created_at=row["created_at"],
             updated_at=row["updated_at"],
+            preferences=row.get("preferences") or {},
+            custom_fields=row.get("custom_fields") or {},
         )
 
     @strawberry.field(description="Null when the caller may not see the account.")

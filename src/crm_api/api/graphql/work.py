@@ -11,8 +11,10 @@ from typing import Annotated, Any, TypeVar
 import strawberry
 from pydantic import BaseModel
 from strawberry.experimental import pydantic as strawberry_pydantic
+from strawberry.scalars import JSON
 
 from crm_api.api.graphql.context import Info
+from crm_api.api.graphql.custom_fields import custom_field_field, custom_fields_field
 from crm_api.api.graphql.inputs import validated
 from crm_api.api.graphql.limits import embedded_lists
 from crm_api.api.graphql.mutations import IdempotencyKey, IfMatch, _run
@@ -41,6 +43,7 @@ from crm_api.domain.tasks import STATUSES
 from crm_api.domain.tasks import Task as TaskRecord
 from crm_api.domain.work_plans import STATES, PlanPeriod
 from crm_api.domain.work_plans import WorkPlan as PlanRecord
+from crm_api.projections.custom_fields import with_custom_fields
 from crm_api.projections.paging import Sort
 from crm_api.projections.timeline import TIMELINE_SORT, account_timeline, parse_types
 from crm_api.projections.work import (
@@ -64,7 +67,8 @@ A = TypeVar("A", bound=CrmAggregate)
 
 @strawberry_pydantic.type(model=rest_activities.ActivityOut, all_fields=True)
 class Activity:
-    pass
+    custom_fields: JSON = custom_fields_field()
+    custom_field: JSON | None = custom_field_field()
 
 
 @strawberry_pydantic.type(
@@ -184,6 +188,11 @@ class CreateActivityInput:
     next_step: str | None = None
     owner_id: strawberry.ID | None = None
 
+    custom_fields: JSON | None = strawberry.field(
+        default=None,
+        description="Custom field values: key → value (GET /api/v1/field-definitions).",
+    )
+
 
 @strawberry.input(description="Only the fields sent change; null clears an optional field.")
 class UpdateActivityInput:
@@ -197,6 +206,10 @@ class UpdateActivityInput:
     duration_minutes: int | None = strawberry.UNSET
     outcome: str | None = strawberry.UNSET
     next_step: str | None = strawberry.UNSET
+
+    custom_fields: JSON | None = strawberry.field(
+        default=strawberry.UNSET, description="The keys sent change; null removes a value."
+    )
 
 
 @strawberry.input
@@ -342,17 +355,21 @@ class WorkQuery:
                 services,
                 Sort.parse(sort, ACTIVITY_SORTS, "-occurred_at"),
                 _activity,
-                lambda conn, sort: list_activities(
+                lambda conn, sort: with_custom_fields(
                     conn,
-                    visible_owners=_visible_owners(principal),
-                    sort=sort,
-                    cursor=after,
-                    limit=limit,
-                    account_id=_id(given.account_id),
-                    type=activity_type,
-                    owner_id=_id(given.owner_id),
-                    start=bounds[0],
-                    end=bounds[1],
+                    "activities",
+                    list_activities(
+                        conn,
+                        visible_owners=_visible_owners(principal),
+                        sort=sort,
+                        cursor=after,
+                        limit=limit,
+                        account_id=_id(given.account_id),
+                        type=activity_type,
+                        owner_id=_id(given.owner_id),
+                        start=bounds[0],
+                        end=bounds[1],
+                    ),
                 ),
             )
 

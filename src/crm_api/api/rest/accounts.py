@@ -15,6 +15,7 @@ from crm_api.api.rest.conventions import (
     PROBLEMS,
     ArchivedFilter,
     HistoryEntry,
+    Instant,
     ListEnvelope,
     Strict,
     history,
@@ -24,11 +25,18 @@ from crm_api.api.rest.conventions import (
     wait_min_position,
     written,
 )
+from crm_api.api.rest.custom_fields import (
+    CustomFieldsIn,
+    CustomFieldsOut,
+    CustomFilter,
+    Preferences,
+)
 from crm_api.api.rest.deps import Command, CurrentPrincipal, IfMatch, PagingDep, ServicesDep
 from crm_api.application.accounts import account_view
 from crm_api.domain.accounts import Account
 from crm_api.domain.errors import FieldError, ValidationFailed
 from crm_api.projections.accounts import ACCOUNT_SORTS, CONTACT_SORTS, list_accounts, list_contacts
+from crm_api.projections.custom_fields import with_custom_fields
 from crm_api.projections.paging import Sort
 
 router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"], responses=PROBLEMS)
@@ -55,6 +63,8 @@ class AccountCreate(Strict):
     phone: Phone | None = None
     address: Address | None = None
     manual_grade: Grade | None = None
+    preferences: Preferences | None = None
+    custom_fields: CustomFieldsIn | None = None
 
 
 class AccountUpdate(Strict):
@@ -65,6 +75,8 @@ class AccountUpdate(Strict):
     phone: Phone | None = None
     address: Address | None = None
     manual_grade: Grade | None = None
+    preferences: Preferences | None = None
+    custom_fields: CustomFieldsIn | None = None
 
 
 class Transfer(Strict):
@@ -84,6 +96,8 @@ class AccountOut(BaseModel):
         default_factory=list,
         description="How other systems know this account: [{source, id}] (orders import).",
     )
+    preferences: dict[str, Any] = Field(default_factory=dict)
+    custom_fields: CustomFieldsOut
     archived: bool
     version: int
     created_at: datetime
@@ -114,16 +128,17 @@ def search_accounts(
     principal: CurrentPrincipal,
     services: ServicesDep,
     paging: PagingDep,
+    custom: CustomFilter("accounts"),
     owner_id: UUID | None = None,
     q: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
     industry: Annotated[str | None, Query(max_length=100)] = None,
     manual_grade: Grade | None = None,
     archived: ArchivedFilter = "false",
-    updated_since: datetime | None = None,
+    updated_since: Instant | None = None,
 ) -> Any:
     principal.require("accounts:read")
     wait_min_position(services, paging.min_position)
-    sort = Sort.parse(paging.sort, ACCOUNT_SORTS, "name")
+    sort = Sort.parse(paging.sort, ACCOUNT_SORTS + custom.sort_names, "name")
     with services.read() as conn:
         page = list_accounts(
             conn,
@@ -137,7 +152,9 @@ def search_accounts(
             manual_grade=manual_grade,
             archived=ARCHIVED[archived],
             updated_since=updated_since,
+            custom=custom,
         )
+        page = with_custom_fields(conn, "accounts", page)
     return listed(page)
 
 
@@ -228,4 +245,5 @@ def account_contacts(
             limit=paging.limit,
             account_id=str(account.id),
         )
+        page = with_custom_fields(conn, "contacts", page)
     return listed(page)

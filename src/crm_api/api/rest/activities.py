@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from crm_api.api.rest.conventions import (
     PROBLEMS,
     HistoryEntry,
+    Instant,
     ListEnvelope,
     Strict,
     history,
@@ -23,10 +24,12 @@ from crm_api.api.rest.conventions import (
     wait_min_position,
     written,
 )
+from crm_api.api.rest.custom_fields import CustomFieldsIn, CustomFieldsOut, CustomFilter
 from crm_api.api.rest.deps import Command, CurrentPrincipal, IfMatch, PagingDep, ServicesDep
 from crm_api.application.activities import activity_view, utc
 from crm_api.domain.activities import Activity
 from crm_api.domain.errors import FieldError, ValidationFailed
+from crm_api.projections.custom_fields import with_custom_fields
 from crm_api.projections.paging import Sort
 from crm_api.projections.timeline import account_timeline, parse_types
 from crm_api.projections.work import ACTIVITY_SORTS, list_activities
@@ -61,6 +64,7 @@ class ActivityCreate(Strict):
         description="Who had the interaction. Default: the caller (or the rep an assistant "
         "acts for); for an admin or an integrator key, the account's owner.",
     )
+    custom_fields: CustomFieldsIn | None = None
 
 
 class ActivityUpdate(Strict):
@@ -76,6 +80,7 @@ class ActivityUpdate(Strict):
     duration_minutes: Minutes | None = None
     outcome: Line | None = None
     next_step: Line | None = None
+    custom_fields: CustomFieldsIn | None = None
 
 
 class ActivityOut(BaseModel):
@@ -94,6 +99,7 @@ class ActivityOut(BaseModel):
     occurred_at: dt.datetime = Field(description="When it happened (business time).")
     entered_by: str = Field(description="Who typed it in (a user or API key id).")
     on_behalf_of: str | None = Field(description="The rep an assistant entered it for.")
+    custom_fields: CustomFieldsOut
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -155,16 +161,17 @@ def search_activities(
     principal: CurrentPrincipal,
     services: ServicesDep,
     paging: PagingDep,
+    custom: CustomFilter("activities"),
     account_id: UUID | None = None,
     type: ActivityType | None = None,
     owner_id: UUID | None = None,
-    from_: Annotated[dt.datetime | None, Query(alias="from")] = None,
-    to: dt.datetime | None = None,
+    from_: Annotated[Instant | None, Query(alias="from")] = None,
+    to: Instant | None = None,
 ) -> Any:
     """Newest first by default (`sort=-occurred_at`); `from`/`to` bound occurred_at [from, to)."""
     principal.require("activities:read")
     wait_min_position(services, paging.min_position)
-    sort = Sort.parse(paging.sort, ACTIVITY_SORTS, "-occurred_at")
+    sort = Sort.parse(paging.sort, ACTIVITY_SORTS + custom.sort_names, "-occurred_at")
     start, end = period_bounds(from_, to)
     with services.read() as conn:
         page = list_activities(
@@ -178,7 +185,9 @@ def search_activities(
             owner_id=str(owner_id) if owner_id else None,
             start=start,
             end=end,
+            custom=custom,
         )
+        page = with_custom_fields(conn, "activities", page)
     return listed(page)
 
 

@@ -21,10 +21,12 @@ from crm_api.api.rest.conventions import (
     wait_min_position,
     written,
 )
+from crm_api.api.rest.custom_fields import CustomFieldsIn, CustomFieldsOut, CustomFilter
 from crm_api.api.rest.deps import Command, CurrentPrincipal, IfMatch, PagingDep, ServicesDep
 from crm_api.application.service import asset_view
 from crm_api.domain.assets import Asset
 from crm_api.domain.errors import FieldError, ValidationFailed
+from crm_api.projections.custom_fields import with_custom_fields
 from crm_api.projections.paging import Sort
 from crm_api.projections.service import ASSET_SORTS, list_assets
 
@@ -43,6 +45,7 @@ class AssetCreate(Strict):
     manufacturer: Label | None = Field(None, description="Required for foreign assets.")
     install_date: dt.date | None = None
     warranty_end: dt.date | None = None
+    custom_fields: CustomFieldsIn | None = None
 
 
 class AssetUpdate(Strict):
@@ -56,6 +59,7 @@ class AssetUpdate(Strict):
     manufacturer: Label | None = None
     install_date: dt.date | None = None
     warranty_end: dt.date | None = None
+    custom_fields: CustomFieldsIn | None = None
 
 
 class AssetOut(BaseModel):
@@ -68,6 +72,7 @@ class AssetOut(BaseModel):
     manufacturer: str | None
     install_date: dt.date | None
     warranty_end: dt.date | None
+    custom_fields: CustomFieldsOut
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -102,6 +107,7 @@ def search_assets(
     principal: CurrentPrincipal,
     services: ServicesDep,
     paging: PagingDep,
+    custom: CustomFilter("assets"),
     account_id: UUID | None = None,
     product_id: UUID | None = None,
     serial_number: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
@@ -112,13 +118,15 @@ def search_assets(
         page = list_assets(
             conn,
             visible_owners=None if principal.training else principal.visible_owners,
-            sort=Sort.parse(paging.sort, ASSET_SORTS, "created_at"),
+            sort=Sort.parse(paging.sort, ASSET_SORTS + custom.sort_names, "created_at"),
             cursor=paging.cursor,
             limit=paging.limit,
             account_id=str(account_id) if account_id else None,
             product_id=str(product_id) if product_id else None,
             serial_number=serial_number,
+            custom=custom,
         )
+        page = with_custom_fields(conn, "assets", page)
     return listed(page)
 
 

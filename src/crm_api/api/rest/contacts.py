@@ -14,6 +14,7 @@ from crm_api.api.rest.conventions import (
     PROBLEMS,
     ArchivedFilter,
     HistoryEntry,
+    Instant,
     ListEnvelope,
     Strict,
     history,
@@ -23,11 +24,18 @@ from crm_api.api.rest.conventions import (
     wait_min_position,
     written,
 )
+from crm_api.api.rest.custom_fields import (
+    CustomFieldsIn,
+    CustomFieldsOut,
+    CustomFilter,
+    Preferences,
+)
 from crm_api.api.rest.deps import Command, CurrentPrincipal, IfMatch, PagingDep, ServicesDep
 from crm_api.application.accounts import contact_view
 from crm_api.domain.accounts import Contact
 from crm_api.domain.errors import FieldError, ValidationFailed
 from crm_api.projections.accounts import CONTACT_SORTS, list_contacts
+from crm_api.projections.custom_fields import with_custom_fields
 from crm_api.projections.paging import Sort
 
 router = APIRouter(prefix="/api/v1/contacts", tags=["contacts"], responses=PROBLEMS)
@@ -45,6 +53,8 @@ class ContactCreate(Strict):
     email: EmailStr | None = Field(None, max_length=320)
     occupation: Occupation | None = None
     birth_year: BirthYear | None = None
+    preferences: Preferences | None = None
+    custom_fields: CustomFieldsIn | None = None
 
 
 class ContactUpdate(Strict):
@@ -55,6 +65,8 @@ class ContactUpdate(Strict):
     email: EmailStr | None = Field(None, max_length=320)
     occupation: Occupation | None = None
     birth_year: BirthYear | None = None
+    preferences: Preferences | None = None
+    custom_fields: CustomFieldsIn | None = None
 
 
 class ContactOut(BaseModel):
@@ -65,6 +77,8 @@ class ContactOut(BaseModel):
     email: str | None
     occupation: str | None
     birth_year: int | None
+    preferences: dict[str, Any] = Field(default_factory=dict)
+    custom_fields: CustomFieldsOut
     archived: bool
     version: int
     created_at: datetime
@@ -85,10 +99,11 @@ def search_contacts(
     principal: CurrentPrincipal,
     services: ServicesDep,
     paging: PagingDep,
+    custom: CustomFilter("contacts"),
     account_id: UUID | None = None,
     q: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
     archived: ArchivedFilter = "false",
-    updated_since: datetime | None = None,
+    updated_since: Instant | None = None,
 ) -> Any:
     principal.require("contacts:read")
     wait_min_position(services, paging.min_position)
@@ -96,14 +111,16 @@ def search_contacts(
         page = list_contacts(
             conn,
             visible_owners=None if principal.training else principal.visible_owners,
-            sort=Sort.parse(paging.sort, CONTACT_SORTS, "name"),
+            sort=Sort.parse(paging.sort, CONTACT_SORTS + custom.sort_names, "name"),
             cursor=paging.cursor,
             limit=paging.limit,
             account_id=str(account_id) if account_id else None,
             q=q,
             archived=ARCHIVED[archived],
             updated_since=updated_since,
+            custom=custom,
         )
+        page = with_custom_fields(conn, "contacts", page)
     return listed(page)
 
 

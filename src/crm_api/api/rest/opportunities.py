@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from crm_api.api.rest.conventions import (
     PROBLEMS,
     HistoryEntry,
+    Instant,
     ListEnvelope,
     Strict,
     history,
@@ -23,10 +24,12 @@ from crm_api.api.rest.conventions import (
     wait_min_position,
     written,
 )
+from crm_api.api.rest.custom_fields import CustomFieldsIn, CustomFieldsOut, CustomFilter
 from crm_api.api.rest.deps import Command, CurrentPrincipal, IfMatch, PagingDep, ServicesDep
 from crm_api.application.opportunities import opportunity_view
 from crm_api.domain.errors import FieldError, ValidationFailed
 from crm_api.domain.opportunities import Opportunity
+from crm_api.projections.custom_fields import with_custom_fields
 from crm_api.projections.opportunities import OPPORTUNITY_SORTS, list_opportunities
 from crm_api.projections.paging import Sort
 
@@ -59,6 +62,7 @@ class OpportunityCreate(Strict):
     owner_id: UUID | None = Field(None, description="Default: the account's owner.")
     stage: OpenStage = "prospecting"
     occurred_at: OccurredAt = None
+    custom_fields: CustomFieldsIn | None = None
 
 
 class OpportunityUpdate(Strict):
@@ -70,6 +74,7 @@ class OpportunityUpdate(Strict):
     expected_close_date: dt.date | None = None
     product_id: UUID | None = None
     owner_id: UUID | None = None
+    custom_fields: CustomFieldsIn | None = None
 
 
 class StageMove(Strict):
@@ -105,6 +110,7 @@ class OpportunityOut(BaseModel):
     opened_at: dt.datetime = Field(description="Business time of creation (its occurred_at).")
     won_at: dt.datetime | None
     lost_at: dt.datetime | None
+    custom_fields: CustomFieldsOut
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -142,15 +148,16 @@ def search_opportunities(
     principal: CurrentPrincipal,
     services: ServicesDep,
     paging: PagingDep,
+    custom: CustomFilter("opportunities"),
     owner_id: UUID | None = None,
     account_id: UUID | None = None,
     stage: Stage | None = None,
     q: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
-    updated_since: dt.datetime | None = None,
+    updated_since: Instant | None = None,
 ) -> Any:
     principal.require("opportunities:read")
     wait_min_position(services, paging.min_position)
-    sort = Sort.parse(paging.sort, OPPORTUNITY_SORTS, "name")
+    sort = Sort.parse(paging.sort, OPPORTUNITY_SORTS + custom.sort_names, "name")
     with services.read() as conn:
         page = list_opportunities(
             conn,
@@ -163,7 +170,9 @@ def search_opportunities(
             stage=stage,
             q=q,
             updated_since=updated_since,
+            custom=custom,
         )
+        page = with_custom_fields(conn, "opportunities", page)
     return listed(page)
 
 

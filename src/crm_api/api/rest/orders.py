@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, ValidationError
 from crm_api.api.rest.conventions import (
     PROBLEMS,
     HistoryEntry,
+    Instant,
     ListEnvelope,
     Problem,
     Strict,
@@ -23,6 +24,7 @@ from crm_api.api.rest.conventions import (
     wait_min_position,
     written,
 )
+from crm_api.api.rest.custom_fields import CustomFieldsIn, CustomFieldsOut, CustomFilter
 from crm_api.api.rest.deps import Command, CurrentPrincipal, IfMatch, PagingDep, ServicesDep
 from crm_api.application.orders import (
     CREATED,
@@ -34,6 +36,7 @@ from crm_api.application.orders import (
 from crm_api.domain.errors import FieldError, ValidationFailed
 from crm_api.domain.orders import Order, OrderStatus
 from crm_api.errors import domain_problem_body, validation_errors
+from crm_api.projections.custom_fields import with_custom_fields
 from crm_api.projections.orders import ORDER_SORTS, lines_of, list_orders
 from crm_api.projections.paging import Sort
 
@@ -187,6 +190,7 @@ class OrderOut(BaseModel):
     amount: Decimal
     cost: Decimal | None = Field(description="Null unless every line carries its cost.")
     margin: Decimal | None
+    custom_fields: CustomFieldsOut
     version: int
     created_at: datetime
     updated_at: datetime
@@ -207,6 +211,7 @@ class OrderRow(BaseModel):
     margin: Decimal | None
     line_count: int
     lines: list[OrderLineOut]
+    custom_fields: CustomFieldsOut
     version: int
     created_at: datetime
     updated_at: datetime
@@ -218,6 +223,7 @@ class OrderUpdate(Strict):
     currency: Currency | None = None
     reference: Annotated[str, Field(max_length=200)] | None = None
     lines: list[OrderLineIn] | None = Field(None, min_length=1, max_length=MAX_LINES)
+    custom_fields: CustomFieldsIn | None = None
 
 
 class Cancellation(Strict):
@@ -262,7 +268,12 @@ def push_orders(body: OrderBatch, ctx: Command, services: ServicesDep, response:
     return {"results": [_result(r) for r in outcome.results]}
 
 
-@router.post("", response_model=OrderOut, status_code=200)
+@router.post(
+    "",
+    response_model=OrderOut,
+    status_code=200,
+    responses={201: {"model": OrderOut, "description": "Created: the order was new"}},
+)
 def push_order(body: OrderIn, ctx: Command, services: ServicesDep, response: Response) -> Any:
     """One order, upserted by (source, external_id): 201 when created, 200 when updated or
     unchanged."""
@@ -285,16 +296,17 @@ def search_orders(
     principal: CurrentPrincipal,
     services: ServicesDep,
     paging: PagingDep,
+    custom: CustomFilter("orders"),
     account_id: UUID | None = None,
     source: Annotated[str | None, Query(max_length=64)] = None,
     status: OrderStatus | None = None,
-    ordered_from: Annotated[datetime | None, Query(alias="from")] = None,
-    ordered_to: Annotated[datetime | None, Query(alias="to")] = None,
-    updated_since: datetime | None = None,
+    ordered_from: Annotated[Instant | None, Query(alias="from")] = None,
+    ordered_to: Annotated[Instant | None, Query(alias="to")] = None,
+    updated_since: Instant | None = None,
 ) -> Any:
     principal.require("orders:read")
     wait_min_position(services, paging.min_position)
-    sort = Sort.parse(paging.sort, ORDER_SORTS, "-ordered_at")
+    sort = Sort.parse(paging.sort, ORDER_SORTS + custom.sort_names, "-ordered_at")
     with services.read() as conn:
         page = list_orders(
             conn,
@@ -308,7 +320,9 @@ def search_orders(
             ordered_from=ordered_from,
             ordered_to=ordered_to,
             updated_since=updated_since,
+            custom=custom,
         )
+        page = with_custom_fields(conn, "orders", page)
         lines = lines_of(conn, [row["id"] for row in page.rows])
     return {
         "data": [{**row, "lines": lines[row["id"]]} for row in page.rows],
@@ -376,7 +390,7 @@ def change_order(
             reference=body.reference if "reference" in given else current["reference"],
         )
 
-    outcome = services.orders.change(ctx, order_id, update, if_match)
+    outcome = services.orders.change(ctx, order_id, update, if_match, body.custom_fields)
     return written(services, response, outcome, order_view)
 
 

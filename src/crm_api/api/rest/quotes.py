@@ -15,6 +15,7 @@ from crm_api.api.rest.conventions import (
     IF_MATCH_REQUIRED,
     PROBLEMS,
     HistoryEntry,
+    Instant,
     ListEnvelope,
     Strict,
     history_entry,
@@ -22,10 +23,12 @@ from crm_api.api.rest.conventions import (
     wait_min_position,
     written,
 )
+from crm_api.api.rest.custom_fields import CustomFieldsIn, CustomFieldsOut, CustomFilter
 from crm_api.api.rest.deps import Command, CurrentPrincipal, IfMatch, PagingDep, ServicesDep
 from crm_api.application.quotes import quote_view
 from crm_api.domain.errors import FieldError, ValidationFailed
 from crm_api.domain.quotes import MAX_LINES, LineRequest, QuoteState, line_view
+from crm_api.projections.custom_fields import with_custom_fields
 from crm_api.projections.paging import InvalidCursor, Sort
 from crm_api.projections.quotes import QUOTE_SORTS, lines_of, list_quotes
 
@@ -64,6 +67,14 @@ class QuoteCreate(Strict):
     valid_until: date | None = Field(None, description="Defaults to 30 days from today.")
     terms: Terms | None = None
     lines: list[LineIn] = Field(default_factory=list, max_length=MAX_LINES)
+    custom_fields: CustomFieldsIn | None = None
+
+
+class QuoteUpdate(Strict):
+    """A quote's custom fields change in any state and never make a new revision (lines,
+    title, validity and terms change through `revise`)."""
+
+    custom_fields: CustomFieldsIn
 
 
 class QuoteRevise(Strict):
@@ -145,6 +156,7 @@ class QuoteOut(BaseModel):
     closed_reason: str | None
     order_id: UUID | None = Field(description="The order an accepted quote became.")
     voided_approvals: int
+    custom_fields: CustomFieldsOut
     version: int
     created_at: datetime
     updated_at: datetime
@@ -174,6 +186,7 @@ class QuoteRow(BaseModel):
     submitted_at: datetime | None
     closed_at: datetime | None
     voided_approvals: int
+    custom_fields: CustomFieldsOut
     version: int
     created_at: datetime
     updated_at: datetime
@@ -270,6 +283,7 @@ def create_quote(body: QuoteCreate, ctx: Command, services: ServicesDep, respons
         valid_until=body.valid_until,
         terms=body.terms,
         lines=_line_requests(body.lines),
+        custom_fields=body.custom_fields,
     )
     return written(services, response, outcome, quote_view, created_at=router.prefix)
 
@@ -279,16 +293,17 @@ def search_quotes(
     principal: CurrentPrincipal,
     services: ServicesDep,
     paging: PagingDep,
+    custom: CustomFilter("quotes"),
     account_id: UUID | None = None,
     opportunity_id: UUID | None = None,
     owner_id: UUID | None = None,
     state: QuoteState | None = None,
     q: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
-    updated_since: datetime | None = None,
+    updated_since: Instant | None = None,
 ) -> Any:
     principal.require("quotes:read")
     wait_min_position(services, paging.min_position)
-    sort = Sort.parse(paging.sort, QUOTE_SORTS, "-created_at")
+    sort = Sort.parse(paging.sort, QUOTE_SORTS + custom.sort_names, "-created_at")
     with services.read() as conn:
         page = list_quotes(
             conn,
@@ -302,7 +317,9 @@ def search_quotes(
             state=state.value if state else None,
             q=q,
             updated_since=updated_since,
+            custom=custom,
         )
+        page = with_custom_fields(conn, "quotes", page)
         lines = lines_of(conn, [row["id"] for row in page.rows])
     return {
         "data": _with_lines(page.rows, lines),
@@ -324,6 +341,19 @@ def get_quote(
         as_of = as_of.replace(tzinfo=UTC)
     quote = services.quotes.point_in_time(principal, quote_id, as_of=as_of, version=version)
     return one(response, quote, quote_view)
+
+
+@router.patch("/{quote_id}", response_model=QuoteOut)
+def change_quote(
+    quote_id: str,
+    body: QuoteUpdate,
+    ctx: Command,
+    if_match: IfMatch,
+    services: ServicesDep,
+    response: Response,
+) -> Any:
+    outcome = services.quotes.change_custom_fields(ctx, quote_id, body.custom_fields, if_match)
+    return written(services, response, outcome, quote_view)
 
 
 @router.post("/{quote_id}/revise", response_model=QuoteOut)

@@ -24,6 +24,7 @@ from crm_api.api.rest.conventions import (
     wait_min_position,
     written,
 )
+from crm_api.api.rest.custom_fields import CustomFieldsIn, CustomFieldsOut, CustomFilter
 from crm_api.api.rest.deps import Command, CurrentPrincipal, IfMatch, PagingDep, ServicesDep
 from crm_api.application.app import Outcome
 from crm_api.application.service import request_view
@@ -31,6 +32,7 @@ from crm_api.application.services import Services
 from crm_api.domain.people import Principal, Role
 from crm_api.domain.service import ServiceRequest
 from crm_api.domain.sla import sla_view
+from crm_api.projections.custom_fields import CustomFieldQuery, with_custom_fields
 from crm_api.projections.paging import Page, Sort
 from crm_api.projections.service import REQUEST_SORTS, list_requests
 
@@ -55,6 +57,13 @@ class RequestOpen(Strict):
     description: Text | None = None
     asset_id: UUID | None = Field(None, description="Must belong to the account.")
     contact_id: UUID | None = Field(None, description="Must belong to the account.")
+    custom_fields: CustomFieldsIn | None = None
+
+
+class RequestUpdate(Strict):
+    """A request's custom fields (its work goes through the state commands)."""
+
+    custom_fields: CustomFieldsIn
 
 
 class Assign(Strict):
@@ -142,6 +151,7 @@ class RequestRow(BaseModel):
     resolved_at: dt.datetime | None
     closed_at: dt.datetime | None
     sla: SlaOut
+    custom_fields: CustomFieldsOut
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -180,6 +190,7 @@ def request_page(
     cursor: str | None,
     limit: int,
     filters: dict[str, Any],
+    custom: CustomFieldQuery | None = None,
 ) -> Page:
     agent = principal.role is Role.SERVICE_AGENT and not principal.training
     with services.read() as conn:
@@ -191,7 +202,9 @@ def request_page(
             cursor=cursor,
             limit=limit,
             filters={k: str(v) if isinstance(v, UUID) else v for k, v in filters.items()},
+            custom=custom,
         )
+        page = with_custom_fields(conn, "service-requests", page)
     now = services.clock.now()
     return Page([row_with_sla(row, now) for row in page.rows], page.next_cursor)
 
@@ -212,6 +225,7 @@ def search_requests(
     principal: CurrentPrincipal,
     services: ServicesDep,
     paging: PagingDep,
+    custom: CustomFilter("service-requests"),
     account_id: UUID | None = None,
     asset_id: UUID | None = None,
     assignee_id: UUID | None = None,
@@ -231,8 +245,25 @@ def search_requests(
         "kind": kind,
         "priority": priority,
     }
-    sort = Sort.parse(paging.sort, REQUEST_SORTS, "-opened_at")
-    return listed(request_page(services, principal, sort, paging.cursor, paging.limit, filters))
+    sort = Sort.parse(paging.sort, REQUEST_SORTS + custom.sort_names, "-opened_at")
+    return listed(
+        request_page(services, principal, sort, paging.cursor, paging.limit, filters, custom)
+    )
+
+
+@router.patch("/{request_id}", response_model=RequestOut)
+def change_request(
+    request_id: str,
+    body: RequestUpdate,
+    ctx: Command,
+    if_match: IfMatch,
+    services: ServicesDep,
+    response: Response,
+) -> Any:
+    outcome = services.service.change_request_custom_fields(
+        ctx, request_id, body.custom_fields, if_match
+    )
+    return _answer(services, response, outcome)
 
 
 @router.get("/{request_id}", response_model=RequestOut)
