@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install run test test-sqlite test-postgres fuzz bench openapi lint clean
+.PHONY: install run test test-sqlite test-postgres fuzz bench load openapi lint clean
 
 install: $(STAMP)
 
@@ -32,13 +32,21 @@ test-sqlite: install
 test-postgres: install
 	CRM_TEST_STORES=postgres $(PY) -m pytest $(TEST_WORKERS)
 
-# Long property runs (random command sequences); `make test` runs a bounded smoke of the same.
+# Long property runs (random command sequences) and schemathesis against openapi/openapi.json
+# and openapi/schema.graphql; `make test` runs a bounded smoke of the same (docs/testing.md).
 fuzz: install
 	CRM_FUZZ_EXAMPLES=$${CRM_FUZZ_EXAMPLES:-200} CRM_FUZZ_STEPS=$${CRM_FUZZ_STEPS:-50} \
-		$(PY) -m pytest tests/api/test_quote_properties.py
+		$(PY) -m pytest $(TEST_WORKERS) tests/api/test_quote_properties.py \
+		tests/api/test_fuzz_rest.py tests/api/test_fuzz_graphql.py
 
 bench: install
 	$(PY) benchmarks/run.py
+
+# Mixed read/write load on `crm-api serve` (loopback, open-loop): p50/p95/p99, errors, lag p99.
+# LOAD_STORE=sqlite|postgres, LOAD_SECONDS (30), LOAD_RATE (requests/s, 200).
+load: install
+	$(PY) benchmarks/load.py --store $${LOAD_STORE:-sqlite} --seconds $${LOAD_SECONDS:-30} \
+		--rate $${LOAD_RATE:-200}
 
 openapi: install
 	$(PY) -m crm_api.api.export

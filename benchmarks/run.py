@@ -1,10 +1,11 @@
 """Run every benchmark on SQLite and PostgreSQL; results also go to benchmarks/results/latest.json.
 
-    python benchmarks/run.py [--quick] [--stores sqlite,postgres] [--profile N]
+    python benchmarks/run.py [--quick] [--stores sqlite,postgres] [--profile N] [--no-load]
 
-Defaults: 2000 accounts per create-rate variant, 20000 (and 40000) events per rebuild.
---quick: 300 and 5000. A store that cannot be reached is reported and skipped; the run still
-exits 0 (benchmarks inform, they do not gate).
+Defaults: 2000 accounts per create-rate variant, 20000 (and 40000) events per rebuild, the
+load scenario (load.py) for 30 s at 200 requests/s. --quick: 300, 5000 and 10 s of load. A
+store that cannot be reached is reported and skipped; the run still exits 0 (benchmarks
+inform, they do not gate).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common
 import analytics
 import create_account_rate
+import load
 import order_import
 import projection_rebuild
 import quote_history
@@ -39,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile", type=int, default=0, metavar="N", help="also cProfile N REST POSTs per store"
     )
+    parser.add_argument(
+        "--no-load", action="store_true", help="skip the load scenario (benchmarks/load.py)"
+    )
+    parser.add_argument("--load-seconds", type=float, help="length of the load scenario")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
     _common.quiet_logs()
@@ -47,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     stores = [s.strip() for s in args.stores.split(",") if s.strip()]
 
     analytics_accounts, analytics_seconds = ("5000", "20") if args.quick else ("100000", "120")
+    load_seconds = args.load_seconds or (10.0 if args.quick else 30.0)
+    load_run = () if args.no_load else (("load", load, ["--seconds", str(load_seconds)]),)
     summary: list[str] = []
     for store in stores:
         # Each benchmark in its own process, so one's peak RSS does not colour the other's.
@@ -64,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
                 analytics,
                 ["--accounts", analytics_accounts, "--seconds", analytics_seconds],
             ),
+            *load_run,
         ):
             start = time.perf_counter()
             proc = subprocess.run(

@@ -27,6 +27,9 @@ STORES = [
 PG_ADMIN = os.environ.get(
     "CRM_TEST_POSTGRES", "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 )
+# Every Settings() made by a test (and every server it starts) keeps the rate limiter on but out
+# of reach of suites that send thousands of requests as one user; test_rate_limit sets its own.
+os.environ.setdefault("CRM_RATE_LIMIT", "100000/minute")
 
 
 def pytest_report_header(config: pytest.Config) -> str:

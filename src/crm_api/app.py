@@ -22,6 +22,7 @@ from crm_api.api.rest import (
     attachments,
     contacts,
     events,
+    field_definitions,
     forecasts,
     health,
     inbound,
@@ -44,7 +45,13 @@ from crm_api.api.rest import (
     work_plans,
 )
 from crm_api.api.rest import exports as data_exports
-from crm_api.api.rest.middleware import Idempotency, RequestLimits, ResponseHeaders
+from crm_api.api.rest.middleware import (
+    Idempotency,
+    MalformedContentLength,
+    RequestLimits,
+    ResponseHeaders,
+)
+from crm_api.api.rest.ratelimit import RateLimit, parse_rate_limit
 from crm_api.api.rest.security import SecurityHeaders, allow_cross_origin
 from crm_api.application.services import Services
 from crm_api.domain.context import Clock
@@ -128,12 +135,14 @@ def create_app(
         alerts,
         insights,
         sync,
+        field_definitions,
     ):
         _add_routes(app, module.router)
     _add_routes(app, health.operations)
     app.include_router(graphql_router(), prefix="/graphql", include_in_schema=False)
     # Added innermost first: AccessLog wraps CORS (so preflights and problems carry its
-    # headers), the metrics, SecurityHeaders, ResponseHeaders, RequestLimits and Idempotency.
+    # headers), the metrics, SecurityHeaders, ResponseHeaders, RateLimit, RequestLimits and
+    # Idempotency.
     app.add_middleware(Idempotency)
     app.add_middleware(
         RequestLimits,
@@ -144,6 +153,12 @@ def create_app(
             inbound.EMAIL_PATH: settings.max_inbound_email_bytes,
         },
     )
+    app.add_middleware(
+        RateLimit,
+        limits=parse_rate_limit(settings.rate_limit),
+        storage_uri=settings.rate_limit_storage,
+        namespace=settings.workspace_name,
+    )
     app.add_middleware(ResponseHeaders, workspace=settings.workspace_name)
     app.add_middleware(SecurityHeaders, always_hsts=settings.hsts)
     Instrumentator(
@@ -151,6 +166,8 @@ def create_app(
         should_group_status_codes=False,
         excluded_handlers=["/metrics"],
     ).instrument(app).expose(app, include_in_schema=False)
+    # Outside the metrics middleware, which parses Content-Length after the response.
+    app.add_middleware(MalformedContentLength)
     allow_cross_origin(app, settings.cors_origins)
     app.add_middleware(AccessLog)
     _serve_problems_as_problem_json(app)

@@ -43,6 +43,9 @@ class Store:
 
     def event_store_env(self) -> dict[str, str]:
         if self.is_postgres:
+            # The event store's pool takes no application_name; libpq falls back to PGAPPNAME,
+            # so its sessions are named like the read side's (pg_stat_activity, status).
+            os.environ["PGAPPNAME"] = process_name()
             u = make_url(self.url)
             return {
                 "PERSISTENCE_MODULE": "eventsourcing.postgres",
@@ -71,10 +74,13 @@ class Store:
             "host": u.host or "127.0.0.1",
             "port": str(u.port or 5432),
             "user": u.username or os.environ.get("USER", "postgres"),
+            "application_name": process_name(),
         }
         if u.password:
             parts["password"] = u.password
-        return " ".join(f"{k}={v}" for k, v in parts.items())
+        from psycopg.conninfo import make_conninfo
+
+        return make_conninfo(**parts)
 
 
 def process_name() -> str:

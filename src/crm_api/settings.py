@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from limits import parse_many
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "crm-api-development-secret-change-me-0123456789"
@@ -48,6 +49,18 @@ class Settings(BaseSettings):
         5000, description="GraphQL cost budget (fields weighted by page sizes)."
     )
     graphql_max_aliases: int = Field(30, description="Most aliases in one GraphQL document.")
+    rate_limit: str = Field(
+        "600/minute",
+        description="Requests each client may send (REST and GraphQL; /health, /ready and "
+        "/metrics exempt), in a moving window, e.g. `600/minute` or `600/minute;50/second` "
+        "(all apply). A client is the authenticated user or API key, else the client IP. "
+        "Past it: 429 `rate_limited` with Retry-After. Empty or `off`: no limit.",
+    )
+    rate_limit_storage: str = Field(
+        "memory://",
+        description="Where the rate-limit windows are counted: `memory://` (per process) or "
+        "`redis://HOST:PORT` (shared by every API process; install the `redis` extra).",
+    )
     projection_lag_budget_seconds: float = Field(
         60.0,
         description="/ready fails when a projection's oldest unapplied event is older than this.",
@@ -144,6 +157,13 @@ class Settings(BaseSettings):
         description="Content types (comma-separated) accepted for attachments; call "
         "recordings must be one of the audio/… types among them.",
     )
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_limit_parses(cls, value: str) -> str:
+        if value.strip() and value.strip().lower() != "off":
+            parse_many(value)  # a ValueError names the string it could not read
+        return value
 
 
 @lru_cache

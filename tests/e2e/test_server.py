@@ -2,63 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.e2e.support import BIN, serving
+from tests.e2e.support import e2e_env as _env
+from tests.e2e.support import token as _token
+
 pytestmark = pytest.mark.e2e
-
-BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _env(store_url: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "CRM_DATABASE_URL": store_url,
-        "CRM_JWT_SECRET": "e2e-secret-" + "y" * 32,
-        "CRM_WORKSPACE_NAME": "e2e",
-    }
-
-
-@contextmanager
-def serving(env: dict[str, str], *extra: str) -> Iterator[str]:
-    port = _free_port()
-    process = subprocess.Popen(
-        [BIN / "crm-api", "serve", "--port", str(port), *extra],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        with httpx.Client() as probe:
-            for _ in range(200):
-                try:
-                    if probe.get(f"{base}/health").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if process.poll() is not None:
-                    raise AssertionError(process.stdout.read().decode() if process.stdout else "")
-                time.sleep(0.05)  # waiting for a child process to bind its port, not for our clock
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 @pytest.fixture
@@ -67,12 +21,6 @@ def server(store_url: str) -> Iterator[tuple[str, dict[str, str]]]:
     subprocess.run([BIN / "crm-api", "migrate"], env=env, check=True, capture_output=True)
     with serving(env) as base:
         yield base, env
-
-
-def _token(env: dict[str, str], *args: str) -> str:
-    return subprocess.run(
-        [BIN / "crm-api", "token", *args], env=env, check=True, capture_output=True, text=True
-    ).stdout.strip()
 
 
 def test_a_client_bootstraps_an_admin_creates_a_rep_and_its_account_over_http(server):

@@ -103,6 +103,10 @@ class GraphQLContext(BaseContext):
         )
 
     def _authenticate(self) -> Principal:
+        # An HTTP request authenticated by the rate limiter (same headers) is not looked up again.
+        cached: Principal | None = getattr(self.connection.state, "principal", None)
+        if cached is not None and self.connection.scope["type"] == "http":
+            return cached
         authorization, on_behalf_of = self._credentials()
         with self.services.read() as conn:
             return self.services.authenticator.authenticate(

@@ -20,6 +20,7 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
+    StringValueNode,
     ValidationContext,
     ValidationRule,
     VariableNode,
@@ -191,6 +192,38 @@ def complexity_rule(budget: int, variables: Mapping[str, Any]) -> type[Validatio
     return ComplexityBudget
 
 
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
+def no_nul_rule(variables: Mapping[str, Any]) -> type[ValidationRule]:
+    """Text never holds NUL characters, in literals or variables: PostgreSQL cannot store them
+    and nothing legitimate sends them (REST refuses them too: `invalid_characters`)."""
+    extensions = {"code": "invalid_characters", "status": 400}
+
+    class NoNulCharacters(ValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            if _holds_nul(variables):
+                context.report_error(
+                    GraphQLError("a variable contains a NUL character", extensions=extensions)
+                )
+
+        def enter_string_value(self, node: StringValueNode, *_args: Any) -> None:
+            if "\x00" in node.value:
+                self.context.report_error(
+                    GraphQLError("a string contains a NUL character", node, extensions=extensions)
+                )
+
+    return NoNulCharacters
+
+
 class Limits(SchemaExtension):
     """Depth, aliases and the complexity budget from the app's settings, per operation, so that
     `first: $n` is priced with the value sent."""
@@ -209,5 +242,6 @@ class Limits(SchemaExtension):
                 for rule in MaxAliasesLimiter(settings.graphql_max_aliases).validation_rules
             ),
             complexity_rule(settings.graphql_max_complexity, context.variables or {}),
+            no_nul_rule(context.variables or {}),
         )
         yield

@@ -20,6 +20,7 @@ from crm_api.api.graphql.queries import Query as CoreQuery
 from crm_api.api.graphql.quotes import QuoteMutation, QuoteQuery
 from crm_api.api.graphql.receivables import ReceivablesMutation, ReceivablesQuery
 from crm_api.api.graphql.sales import SalesMutation, SalesQuery
+from crm_api.api.graphql.scalars import SCALAR_OVERRIDES
 from crm_api.api.graphql.service import ServiceMutation, ServiceQuery
 from crm_api.api.graphql.subscriptions import Subscription
 from crm_api.api.graphql.sync import SyncMutation
@@ -67,6 +68,7 @@ schema = CrmSchema(
     mutation=Mutation,
     subscription=Subscription,
     extensions=[PerOperationLoaders, Limits, ErrorCodes],
+    scalar_overrides=SCALAR_OVERRIDES,
 )
 
 

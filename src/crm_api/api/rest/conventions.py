@@ -4,12 +4,12 @@ history, and point-in-time reads. Routers call these and nothing else does the s
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from fastapi import Query, Response
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
 
 from crm_api.application.app import CrmApplication, Outcome
 from crm_api.application.services import Services
@@ -27,6 +27,30 @@ HISTORY_INTERNAL_FIELDS = {
     "meta",
     "originator_topic",
 }
+
+
+EARLIEST_DAY = date(1900, 1, 1)
+LATEST_DAY = date(8999, 12, 31)
+_CALENDAR = f"must be between {EARLIEST_DAY} and {LATEST_DAY}"
+
+
+def _within_calendar(value: date) -> date:
+    if not EARLIEST_DAY <= value <= LATEST_DAY:
+        raise ValueError(_CALENDAR)
+    return value
+
+
+def _utc_within_calendar(value: datetime) -> datetime:
+    """A naive instant is UTC (as `point_in_time` reads `as_of`); the stores keep only aware ones."""
+    _within_calendar(value.date())
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+Day = Annotated[date, AfterValidator(_within_calendar)]
+"""A day in a query filter: reports do day arithmetic (aging buckets, windows) that the ends of
+the calendar (0001-01-01, 9999-12-31) overflow; such a day is a 422 naming the parameter."""
+Instant = Annotated[datetime, AfterValidator(_utc_within_calendar)]
+"""An instant in a query filter: naive means UTC, and the day must be a `Day`."""
 
 
 ArchivedFilter = Annotated[

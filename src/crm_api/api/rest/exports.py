@@ -16,6 +16,7 @@ from crm_api.api.rest.conventions import (
     ARCHIVED,
     PROBLEMS,
     ArchivedFilter,
+    Instant,
     ListEnvelope,
     listed,
     wait_min_position,
@@ -118,7 +119,7 @@ def export_accounts(
     industry: Text = None,
     manual_grade: Literal["A", "B", "C", "D"] | None = None,
     archived: ArchivedFilter = "false",
-    updated_since: datetime | None = None,
+    updated_since: Instant | None = None,
     min_position: MinPosition = None,
 ) -> StreamingResponse:
     """The accounts the caller sees, with the list's filters; counts against the daily cap."""
@@ -145,7 +146,7 @@ def export_contacts(
     account_id: UUID | None = None,
     q: Text = None,
     archived: ArchivedFilter = "false",
-    updated_since: datetime | None = None,
+    updated_since: Instant | None = None,
     min_position: MinPosition = None,
 ) -> StreamingResponse:
     """The contacts the caller sees, with the list's filters; counts against the daily cap."""
@@ -174,8 +175,8 @@ def exports_kpi(
     principal: CurrentPrincipal,
     services: ServicesDep,
     paging: PagingDep,
-    started_from: Annotated[datetime | None, Query(alias="from")] = None,
-    started_to: Annotated[datetime | None, Query(alias="to")] = None,
+    started_from: Annotated[Instant | None, Query(alias="from")] = None,
+    started_to: Annotated[Instant | None, Query(alias="to")] = None,
 ) -> Any:
     """Exports per user started in [from, to): a manager sees its team's, admins and auditors
     everyone's. `incomplete` counts exports still running or abandoned by the client."""

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from crm_api.api.rest.conventions import (
     PROBLEMS,
     HistoryEntry,
+    Instant,
     ListEnvelope,
     Strict,
     history,
@@ -105,7 +106,7 @@ def search_forecasts(
     paging: PagingDep,
     owner_id: UUID | None = None,
     period: Annotated[str | None, Query(max_length=7)] = None,
-    updated_since: datetime | None = None,
+    updated_since: Instant | None = None,
 ) -> Any:
     principal.require("forecasts:read")
     if period is not None:

@@ -65,7 +65,7 @@ class Link(Strict):
 def _json_email(raw: bytes) -> dict[str, Any]:
     try:
         body = InboundEmailJson.model_validate(json.loads(raw or b"null"))
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, UnicodeDecodeError):  # bytes that are not UTF-8 at all
         raise ValidationFailed([FieldError("body", "is not valid JSON")]) from None
     except ValidationError as error:
         raise ValidationFailed(

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from crm_api.api.rest.conventions import (
     PROBLEMS,
+    Day,
     HistoryEntry,
     ListEnvelope,
     Strict,
@@ -400,7 +401,7 @@ def get_payment(payment_id: str, principal: CurrentPrincipal, services: Services
 # receivables
 
 AsOfDate = Annotated[
-    date | None, Query(description="The day the balances and aging are taken at; default today.")
+    Day | None, Query(description="The day the balances and aging are taken at; default today.")
 ]
 
 

@@ -53,6 +53,30 @@ class TooLarge(HTTPException):
         super().__init__(413, f"bodies are limited to {limit} bytes")
 
 
+class MalformedContentLength:
+    """400 for a Content-Length that is not a number, before anything reads it (the metrics
+    middleware parses it as an int after the response, and raised). uvicorn refuses such
+    requests itself; this covers every other way in (other servers, in-process clients)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            declared = [v for k, v in scope["headers"] if k.lower() == b"content-length"]
+            if any(not v.strip().isdigit() for v in declared):
+                await send_problem(
+                    scope,
+                    send,
+                    400,
+                    "bad_request",
+                    "Bad request",
+                    "the Content-Length header is not a number",
+                )
+                return
+        await self.app(scope, receive, send)
+
+
 class RequestLimits:
     """400 for NUL characters in the path or query (nothing legitimate sends them, and
     PostgreSQL cannot compare text with them); 413 for bodies over the limit, whether

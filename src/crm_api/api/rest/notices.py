@@ -15,6 +15,7 @@ from crm_api.api.rest.activities import period_bounds
 from crm_api.api.rest.conventions import (
     PROBLEMS,
     HistoryEntry,
+    Instant,
     ListEnvelope,
     Strict,
     history,
@@ -137,8 +138,8 @@ def search_notices(
     paging: PagingDep,
     attendee_id: UUID | None = None,
     organizer_id: UUID | None = None,
-    from_: Annotated[dt.datetime | None, Query(alias="from")] = None,
-    to: dt.datetime | None = None,
+    from_: Annotated[Instant | None, Query(alias="from")] = None,
+    to: Instant | None = None,
 ) -> Any:
     """The notices the caller organised or is invited to (a manager: also its team's)."""
     principal.require("notices:read")

@@ -116,7 +116,11 @@ def search_products(
     return listed(page)
 
 
-@router.put("/by-sku/{sku}", response_model=ProductOut)
+@router.put(
+    "/by-sku/{sku}",
+    response_model=ProductOut,
+    responses={201: {"model": ProductOut, "description": "Created: no product held the sku"}},
+)
 def upsert_by_sku(
     sku: Annotated[str, Path(max_length=64, pattern=SKU_PATTERN)],
     body: ProductUpsert,
