@@ -143,7 +143,7 @@ async def _send_rate_limited(scope: Scope, send: Send, window: Window) -> None:
             429,
             "rate_limited",
             "Too many requests",
-            f"this client may send {window.item} requests; retry in {retry_after} s",
+            f"this client may send at most {window.item}; retry in {retry_after} s",
         )
     ).encode()
     await send(
