@@ -263,3 +263,56 @@ def test_a_tick_takes_every_due_alert_batch_after_batch(
     clock.advance(days=91)
     assert services.run_watchers().raised == 3
     assert len(alerts(company, "rep_a", open="true")) == 3
+
+
+def test_a_tick_raises_its_due_alerts_in_one_save_and_each_once_after_a_race(
+    company: Company, services: Services, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Due alerts go in one append; when another process raised one of them between the
+    check and the save, the save fails as a whole and each is raised on its own: every
+    episode once, nothing lost."""
+    for name in ("One", "Two", "Three", "Four"):
+        company.open_account("rep_a", name)
+    clock.advance(days=91)
+    app = services.app
+    saves: list[int] = []
+    save = app.save
+
+    def counting_save(*aggregates: Any, **kwargs: Any) -> Any:
+        saves.append(len(aggregates))
+        return save(*aggregates, **kwargs)
+
+    monkeypatch.setattr(app, "save", counting_save)
+    assert services.run_watchers().raised == 4
+    assert saves == [4]
+
+    # The race: another process raises Five's alert after this tick looked (exists() says
+    # no), before it saves.
+    five = company.open_account("rep_a", "Five")
+    six = company.open_account("rep_a", "Six")
+    clock.advance(days=91)
+    exists = app.exists
+    services.watchers._raise(
+        clock.now(),
+        [],
+        alert_kind="account_dormant",
+        subject_type="account",
+        subject_id=five["id"],
+        account_id=five["id"],
+        owner_id=company.ids["rep_a"],
+        assignee_id=None,
+        target=None,
+        threshold_at=clock.now(),
+        episode=0,
+    )
+    monkeypatch.setattr(app, "exists", lambda record_id: False)
+    saves.clear()
+    report = services.run_watchers()
+    assert report.raised == 1
+    assert saves[0] == 2  # Five and Six together, refused as a whole
+    monkeypatch.setattr(app, "exists", exists)
+    open_alerts = alerts(company, "rep_a", open="true")
+    assert sorted(
+        a["subject_id"] for a in open_alerts if a["subject_id"] in (five["id"], six["id"])
+    ) == sorted([five["id"], six["id"]])
+    assert len(open_alerts) == 6

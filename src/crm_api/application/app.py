@@ -91,6 +91,11 @@ def command(method: Method) -> Method:
     return run  # type: ignore[return-value]
 
 
+def record_id_for(cls: type[CrmAggregate], command_id: str) -> UUID:
+    """The id of the record a create command makes: the same command, the same record."""
+    return uuid5(NAMESPACE_URL, f"crm-record:{cls.kind}:{command_id}")
+
+
 def _topics(recordings: Sequence[Any]) -> frozenset[str]:
     return frozenset(r.notification.topic for r in recordings)
 
@@ -198,7 +203,7 @@ class CrmApplication(Application[UUID]):
         build: Callable[[UUID], Sequence[CrmAggregate]],
     ) -> Outcome[T]:
         """Create a record whose id derives from the command id: a retried create finds it."""
-        record_id = uuid5(NAMESPACE_URL, f"crm-record:{cls.kind}:{ctx.command_id}")
+        record_id = record_id_for(cls, ctx.command_id)
         for attempt in range(SAVE_ATTEMPTS):
             if self.exists(record_id):
                 existing = self.load(record_id, cls)

@@ -16,7 +16,13 @@ from typing import Any
 from eventsourcing.persistence import IntegrityError
 from sqlalchemy import Engine
 
-from crm_api.application.app import CommandContext, CrmApplication, Outcome, command
+from crm_api.application.app import (
+    CommandContext,
+    CrmApplication,
+    Outcome,
+    command,
+    record_id_for,
+)
 from crm_api.domain.accounts import Account
 from crm_api.domain.alerts import ACCOUNT_DORMANT, SLA_BREACHED, Alert, DormancyRule
 from crm_api.domain.errors import NotFound
@@ -69,44 +75,66 @@ class Watchers:
         dormant = [(grade, row) for grade, rows in batches for row in rows]
         positions: list[int] = []
         cleared = sum(self._clear(c["alert_id"], c["reason"], now, positions) for c in clearings)
-        raised = 0
-        for grade, row in dormant:
-            raised += self._raise(
-                now,
-                positions,
-                alert_kind=ACCOUNT_DORMANT,
-                subject_type="account",
-                subject_id=row["account_id"],
-                account_id=row["account_id"],
-                owner_id=row["owner_id"],
-                assignee_id=None,
-                target=None,
-                threshold_at=self.rule.dormant_since(row["last_activity_at"], grade),
-                episode=row["episode"],
-            )
+        due = [
+            {
+                "alert_kind": ACCOUNT_DORMANT,
+                "subject_type": "account",
+                "subject_id": row["account_id"],
+                "account_id": row["account_id"],
+                "owner_id": row["owner_id"],
+                "assignee_id": None,
+                "target": None,
+                "threshold_at": self.rule.dormant_since(row["last_activity_at"], grade),
+                "episode": row["episode"],
+            }
+            for grade, row in dormant
+        ]
         breached = {(r["request_id"], r["target"]) for r in sla if r["kind"] == SLA_BREACHED}
-        for row in sla:
-            if row["kind"] != SLA_BREACHED and (row["request_id"], row["target"]) in breached:
-                continue
-            raised += self._raise(
-                now,
-                positions,
-                alert_kind=row["kind"],
-                subject_type="service_request",
-                subject_id=row["request_id"],
-                account_id=row["account_id"],
-                owner_id=row["owner_id"],
-                assignee_id=row["assignee_id"],
-                target=row["target"],
-                threshold_at=row["threshold_at"],
-                episode=row["episode"],
-            )
+        due += [
+            {
+                "alert_kind": row["kind"],
+                "subject_type": "service_request",
+                "subject_id": row["request_id"],
+                "account_id": row["account_id"],
+                "owner_id": row["owner_id"],
+                "assignee_id": row["assignee_id"],
+                "target": row["target"],
+                "threshold_at": row["threshold_at"],
+                "episode": row["episode"],
+            }
+            for row in sla
+            if row["kind"] == SLA_BREACHED or (row["request_id"], row["target"]) not in breached
+        ]
+        raised = self._raise_all(now, positions, due)
         return TickReport(raised, cleared, max(positions, default=0), more)
 
     def _context(self, command_id: str, now: datetime) -> CommandContext:
         return CommandContext(
             principal=WATCHER, command_id=command_id, correlation_id=command_id, occurred_at=now
         )
+
+    def _raise_all(self, now: datetime, positions: list[int], due: list[dict[str, Any]]) -> int:
+        """Raise every due alert not raised yet, in one save (a first tick after a large
+        import raises thousands); if another process raised some meanwhile, the save fails as
+        a whole and each is raised on its own."""
+        fresh = []
+        for details in due:
+            key = episode_key(
+                details["alert_kind"], details["subject_id"], details["target"], details["episode"]
+            )
+            alert_id = record_id_for(Alert, key)
+            if self.app.exists(alert_id):
+                continue
+            with self.app.stamping(self._context(key, now)):
+                fresh.append(Alert.raise_for(alert_id, **details))
+        if not fresh:
+            return 0
+        try:
+            recordings = self.app.save(*fresh)
+        except IntegrityError:
+            return sum(self._raise(now, positions, **details) for details in due)
+        positions.append(recordings[-1].notification.id)
+        return len(fresh)
 
     def _raise(self, now: datetime, positions: list[int], **details: Any) -> int:
         key = episode_key(
