@@ -203,6 +203,36 @@ def test_a_reference_must_name_an_existing_record_of_its_type(company: Company) 
     assert list(field_errors(a_user)) == ["custom_fields.partner"]
 
 
+def test_a_reference_must_name_a_record_the_writer_may_see(company: Company) -> None:
+    """Another rep's record is refused exactly like a missing one: a reference neither reveals
+    nor links to what the writer cannot see."""
+    define(company, "accounts", "partner", "reference", reference_to="accounts")
+    define(company, "accounts", "contact", "reference", reference_to="contacts")
+    theirs = company.open_account("rep_c", "Theirs")
+    their_contact = company.client.post(
+        "/api/v1/contacts",
+        json={"account_id": theirs["id"], "name": "Ann Other"},
+        headers=company.as_("rep_c"),
+    )
+    assert their_contact.status_code == 201, their_contact.text
+    mine = company.open_account("rep_a")
+    nobody = "00000000-0000-4000-8000-000000000000"
+    hidden = patch_account(company, mine["id"], {"custom_fields": {"partner": theirs["id"]}})
+    missing = patch_account(company, mine["id"], {"custom_fields": {"partner": nobody}})
+    assert field_errors(hidden) == {
+        k: v.replace(nobody, theirs["id"]) for k, v in field_errors(missing).items()
+    }
+    contact = patch_account(
+        company, mine["id"], {"custom_fields": {"contact": their_contact.json()["id"]}}
+    )
+    assert list(field_errors(contact)) == ["custom_fields.contact"]
+    by_admin = patch_account(
+        company, mine["id"], {"custom_fields": {"partner": theirs["id"]}}, "admin"
+    )
+    assert by_admin.status_code == 200, by_admin.text
+    assert by_admin.json()["custom_fields"] == {"partner": theirs["id"]}
+
+
 def test_reps_write_values_only_on_records_they_own(company: Company) -> None:
     define(company, "accounts", "tier", "text")
     account = company.open_account("rep_a")

@@ -66,7 +66,9 @@ class AccountService:
         principal.require("accounts:write")
         self._check_owner(principal, details["owner_id"], "owner_id")
         preferences = details.pop("preferences", None)
-        custom = custom_fields_on_create(self.app, "accounts", details.pop("custom_fields", None))
+        custom = custom_fields_on_create(
+            self.app, ctx.principal, "accounts", details.pop("custom_fields", None)
+        )
         return self.app.create(
             ctx,
             Account,
@@ -91,7 +93,7 @@ class AccountService:
         def decide(account: Account) -> None:
             account.change_details(**changes)
             change_preferences(account, preferences)
-            change_custom_fields(self.app, account, custom)
+            change_custom_fields(self.app, ctx.principal, account, custom)
 
         return self.app.change(
             ctx,
@@ -154,7 +156,9 @@ class AccountService:
         except NotFound:
             raise ValidationFailed([FieldError("account_id", f"no account {account_id}")]) from None
         preferences = details.pop("preferences", None)
-        custom = custom_fields_on_create(self.app, "contacts", details.pop("custom_fields", None))
+        custom = custom_fields_on_create(
+            self.app, ctx.principal, "contacts", details.pop("custom_fields", None)
+        )
         return self.app.create(
             ctx,
             Contact,
@@ -181,7 +185,7 @@ class AccountService:
         def decide(contact: Contact) -> None:
             contact.change_details(**changes)
             change_preferences(contact, preferences)
-            change_custom_fields(self.app, contact, custom)
+            change_custom_fields(self.app, ctx.principal, contact, custom)
 
         return self.app.change(
             ctx,

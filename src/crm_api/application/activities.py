@@ -82,7 +82,7 @@ class ActivityService:
         if owner_id is not None:
             self.rules.owner(principal, owner_id, "owner_id")
         owner = owner_id or self._default_owner(principal, account)
-        custom = custom_fields_on_create(self.app, "activities", custom_fields)
+        custom = custom_fields_on_create(self.app, ctx.principal, "activities", custom_fields)
 
         def build(activity_id: Any) -> list[Customisable]:
             activity = Activity.record(
@@ -118,7 +118,7 @@ class ActivityService:
 
         def decide(activity: Activity) -> None:
             activity.change_details(**changes)
-            change_custom_fields(self.app, activity, custom)
+            change_custom_fields(self.app, ctx.principal, activity, custom)
 
         return self.app.change(
             ctx,

@@ -10,6 +10,7 @@ from typing import Any
 from eventsourcing.persistence import IntegrityError
 
 from crm_api.application.app import CommandContext, CrmApplication, Outcome, command, parse_id
+from crm_api.domain.accounts import Account
 from crm_api.domain.base import CrmAggregate
 from crm_api.domain.custom_fields import (
     RECORD_TYPES,
@@ -33,34 +34,70 @@ def load_catalog(app: CrmApplication, record_type: str) -> FieldCatalog | None:
     return app.load(uuid, FieldCatalog) if app.exists(uuid) else None
 
 
-def _resolve(
+def current_specs(app: CrmApplication, record_type: str) -> list[FieldSpec]:
+    """The record type's definitions (retired ones too) as the event store has them; a
+    command that writes many records loads them once and passes them on."""
+    catalog = load_catalog(app, record_type)
+    return catalog.specs() if catalog is not None else []
+
+
+def resolve_values(
     app: CrmApplication,
+    principal: Principal,
     record_type: str,
     incoming: dict[str, Any],
     current: dict[str, Any] | None,
+    specs: list[FieldSpec] | None = None,
 ) -> dict[str, Any]:
-    catalog = load_catalog(app, record_type)
-    specs = catalog.specs() if catalog is not None else []
-    return resolve_custom_fields(record_type, specs, incoming, current, _exists(app))
+    """The record's whole set of values after writing `incoming` (see
+    `resolve_custom_fields`); `current` None for a record being created."""
+    if specs is None:
+        specs = current_specs(app, record_type)
+    return resolve_custom_fields(record_type, specs, incoming, current, _exists(app, principal))
 
 
-def _exists(app: CrmApplication) -> Any:
+def _exists(app: CrmApplication, principal: Principal) -> Any:
+    """Whether a reference may point at a record: it exists, is of the right type, and the
+    writer may see it (a reference must not reveal, or link to, another rep's records)."""
+
     def exists(target: str, record_id: str) -> bool:
         try:
             record = app.load(record_id, CrmAggregate, target)
         except NotFound:
             return False
-        return record.kind == REFERENCE_TARGETS[target]
+        if record.kind != REFERENCE_TARGETS[target]:
+            return False
+        owner = _owner_of(app, record)
+        return owner is None or principal.sees_owner(owner)
 
     return exists
 
 
+def _owner_of(app: CrmApplication, record: CrmAggregate) -> str | None:
+    """The owner whose visibility covers a record: its own owner, else its account's; None
+    for records everyone sees (users, products)."""
+    owner: str | None = getattr(record, "owner_id", None)
+    if owner is not None:
+        return owner
+    account_id = getattr(record, "account_id", None)
+    if account_id is None:
+        return None
+    try:
+        return app.load(account_id, Account).owner_id
+    except NotFound:
+        return None
+
+
 def custom_fields_on_create(
-    app: CrmApplication, record_type: str, incoming: dict[str, Any] | None
+    app: CrmApplication,
+    principal: Principal,
+    record_type: str,
+    incoming: dict[str, Any] | None,
+    specs: list[FieldSpec] | None = None,
 ) -> dict[str, Any]:
     """A new record's custom fields: the values sent, checked, plus the defaults; every
     required field must end up with a value."""
-    return _resolve(app, record_type, incoming or {}, None)
+    return resolve_values(app, principal, record_type, incoming or {}, None, specs)
 
 
 def with_custom_fields(
@@ -78,13 +115,19 @@ def with_custom_fields(
 
 
 def change_custom_fields(
-    app: CrmApplication, record: Customisable, incoming: dict[str, Any] | None
+    app: CrmApplication,
+    principal: Principal,
+    record: Customisable,
+    incoming: dict[str, Any] | None,
+    specs: list[FieldSpec] | None = None,
 ) -> None:
     """PATCH semantics: the keys sent change, null removes; values are checked against the
     current definitions, the other keys keep what they hold (even under an older definition)."""
     if incoming is None:
         return
-    record.change_custom_fields(_resolve(app, record.record_type, incoming, record.custom_fields))
+    record.change_custom_fields(
+        resolve_values(app, principal, record.record_type, incoming, record.custom_fields, specs)
+    )
 
 
 UNCHANGED: Any = object()

@@ -93,7 +93,7 @@ class OpportunityService:
             self._check_owner(principal, owner_id, "owner_id")
         if product_id is not None:
             self._check_product(product_id, "product_id")
-        custom = custom_fields_on_create(self.app, "opportunities", custom_fields)
+        custom = custom_fields_on_create(self.app, ctx.principal, "opportunities", custom_fields)
 
         def build(opportunity_id: Any) -> list[Customisable]:
             return [
@@ -137,7 +137,7 @@ class OpportunityService:
 
         def decide(opportunity: Opportunity) -> None:
             opportunity.change_details(**changes)
-            change_custom_fields(self.app, opportunity, custom)
+            change_custom_fields(self.app, ctx.principal, opportunity, custom)
 
         return self.app.change(
             ctx,

@@ -22,10 +22,17 @@ from eventsourcing.persistence import IntegrityError
 from sqlalchemy import Engine
 
 from crm_api.application.app import CommandContext, CrmApplication, Outcome, command
-from crm_api.application.custom_fields import change_custom_fields
+from crm_api.application.custom_fields import (
+    change_custom_fields,
+    current_specs,
+    custom_fields_on_create,
+    resolve_values,
+    with_custom_fields,
+)
 from crm_api.domain.accounts import Account
 from crm_api.domain.base import CrmAggregate
 from crm_api.domain.catalog import Product
+from crm_api.domain.custom_fields import FieldSpec
 from crm_api.domain.errors import DomainError, FieldError, NotFound, ValidationFailed
 from crm_api.domain.orders import (
     QUOTE_SOURCE,
@@ -39,6 +46,7 @@ from crm_api.domain.quotes import Quote
 from crm_api.domain.uniqueness import UniqueClaim
 from crm_api.projections.accounts import account_owners
 from crm_api.projections.catalog import catalog_entries
+from crm_api.projections.custom_fields import values_of
 from crm_api.projections.orders import known_orders
 
 ACCOUNT_REF = "account_ref"
@@ -75,6 +83,9 @@ class OrderInput:
     account_id: str | None = None
     account_ref: AccountRef | None = None
     reference: str | None = None
+    custom_fields: dict[str, Any] | None = None
+    """PATCH semantics, as on every record: the keys sent change, null removes, None (not
+    sent) leaves the values be; a new order also gets the defaults."""
 
 
 @dataclass
@@ -148,6 +159,14 @@ class _Batch:
         self.accounts: dict[str, AccountInfo | None] = {}
         self.refs: dict[str, str | None] = {}
         self.new_accounts: dict[str, list[CrmAggregate]] = {}
+        self._order_fields: list[FieldSpec] | None = None
+
+    @property
+    def order_fields(self) -> list[FieldSpec]:
+        """The orders' custom field definitions, loaded once for the batch."""
+        if self._order_fields is None:
+            self._order_fields = current_specs(self.service.app, "orders")
+        return self._order_fields
 
     def prefetch(self, orders: Sequence[OrderInput | ValidationFailed]) -> None:
         account_ids, product_ids, skus = set(), set(), set()
@@ -351,16 +370,19 @@ class OrderService:
             except DomainError as error:
                 result.error = error
         known = self._known([UUID(r.order_id) for r, _, _ in decided if r.order_id])
-        changed: list[tuple[OrderResult, Order]] = []
+        stored = self._stored_values(
+            [r.order_id for r, item, _ in decided if r.order_id in known and item.custom_fields]
+        )
+        changed: list[tuple[OrderResult, Order, dict[str, Any] | None]] = []
         needed: set[str] = set()
         for result, item, content in decided:
             try:
-                order = self._decide(ctx, result, item, content, known, batch)
+                order = self._decide(ctx, result, item, content, known, stored, batch)
             except DomainError as error:
                 result.error, result.status = error, ERROR
                 continue
             if order is not None:
-                changed.append((result, order))
+                changed.append((result, order, item.custom_fields))
                 if item.account_ref is not None:
                     needed.add(item.account_ref.key)
         # New accounts are saved with the orders that use them, and only if some order does.
@@ -374,6 +396,13 @@ class OrderService:
         with self.engine.connect() as conn:
             return known_orders(conn, [str(i) for i in order_ids])
 
+    def _stored_values(self, order_ids: list[str | None]) -> dict[str, dict[str, Any]]:
+        """The custom field values the read model holds for these known orders."""
+        if not order_ids:
+            return {}
+        with self.engine.connect() as conn:
+            return values_of(conn, "orders", [i for i in order_ids if i])
+
     def _decide(
         self,
         ctx: CommandContext,
@@ -381,56 +410,97 @@ class OrderService:
         item: OrderInput,
         content: dict[str, Any],
         known: dict[str, tuple[int, str]],
+        stored: dict[str, dict[str, Any]],
         batch: _Batch,
     ) -> Order | None:
         """The order to save (new or revised), or None when it is unchanged."""
         order_ctx = dataclasses.replace(
             ctx, command_id=f"{ctx.command_id}#{result.index}", occurred_at=None
         )
-        seen = known.get(result.order_id or "")
+        order_id = result.order_id or ""
+        seen = known.get(order_id)
         if seen is not None and seen[1] == fingerprint(content):
-            result.status = UNCHANGED
-            return None
+            current = stored.get(order_id, {})
+            if not item.custom_fields or (
+                resolve_values(
+                    self.app,
+                    ctx.principal,
+                    "orders",
+                    item.custom_fields,
+                    current,
+                    batch.order_fields,
+                )
+                == current
+            ):
+                result.status = UNCHANGED
+                return None
         # Unknown to the read model: new, most likely. If the read model lags and the order
         # exists after all, saving the batch fails as a whole and every order of it is decided
         # again on its own from the log (_save_one_by_one).
-        existing = self.app.load(result.order_id or "", Order) if seen is not None else None
+        existing = self.app.load(order_id, Order) if seen is not None else None
         if existing is None:
-            with self.app.stamping(dataclasses.replace(order_ctx, occurred_at=item.ordered_at)):
-                order = Order.place(
-                    source=item.source, external_id=item.external_id, quote_id=None, **content
+            try:
+                values = custom_fields_on_create(
+                    self.app, ctx.principal, "orders", item.custom_fields, batch.order_fields
                 )
-            result.status = CREATED
-            return order
+            except ValidationFailed:
+                # What a new order lacks (a required value) an existing one may not need.
+                if not self.app.exists(UUID(order_id)):
+                    raise
+                existing = self.app.load(order_id, Order)
+            else:
+                with self.app.stamping(dataclasses.replace(order_ctx, occurred_at=item.ordered_at)):
+                    order = Order.place(
+                        source=item.source, external_id=item.external_id, quote_id=None, **content
+                    )
+                    with_custom_fields(order, values)
+                result.status = CREATED
+                return order
         self._require_visible(ctx.principal, existing)
+        return self._revise(result, existing, order_ctx, content, item.custom_fields, batch)
+
+    def _revise(
+        self,
+        result: OrderResult,
+        order: Order,
+        order_ctx: CommandContext,
+        content: dict[str, Any],
+        custom_fields: dict[str, Any] | None,
+        batch: _Batch | None,
+    ) -> Order | None:
+        """The order revised to `content` and its custom fields, or None if nothing differs."""
+        before = order.version
         with self.app.stamping(order_ctx):
-            revised = existing.revise(**content)
-        result.status = UPDATED if revised else UNCHANGED
-        return existing if revised else None
+            order.revise(**content)
+            specs = batch.order_fields if batch is not None else None
+            change_custom_fields(self.app, order_ctx.principal, order, custom_fields, specs)
+        changed = order.version != before
+        result.status = UPDATED if changed else UNCHANGED
+        return order if changed else None
 
     def _save(
         self,
         ctx: CommandContext,
         results: list[OrderResult],
-        changed: list[tuple[OrderResult, Order]],
+        changed: list[tuple[OrderResult, Order, dict[str, Any] | None]],
         accounts: list[CrmAggregate],
     ) -> BatchOutcome:
         if not changed:
             return BatchOutcome(results, self.app.head())
         try:
-            recordings = self.app.save(*accounts, *(order for _, order in changed))
+            recordings = self.app.save(*accounts, *(order for _, order, _ in changed))
         except IntegrityError:
             # Another writer got there first for some of them: decide each again on its own.
             return self._save_one_by_one(ctx, results, changed, accounts)
         topics = frozenset(r.notification.topic for r in recordings)
-        orders = {result.index: order for result, order in changed}
+        orders = {result.index: order for result, order, _ in changed}
         return BatchOutcome(results, recordings[-1].notification.id, topics, orders)
 
     def _save_one_by_one(
         self,
         ctx: CommandContext,
         results: list[OrderResult],
-        changed: list[tuple[OrderResult, Order]],
+        changed: list[tuple[OrderResult, Order, dict[str, Any] | None]],
         accounts: list[CrmAggregate],
     ) -> BatchOutcome:
         position, orders = self.app.head(), {}
@@ -438,10 +508,9 @@ class OrderService:
             # (Created meanwhile by another batch under the same reference: that one serves.)
             with contextlib.suppress(IntegrityError):
                 position = max(position, self.app.save(account, claim)[-1].notification.id)
-        for result, order in changed:
-            content = order.content
+        for result, order, custom_fields in changed:
             try:
-                fresh = self._retry(ctx, result, order, content)
+                fresh = self._retry(ctx, result, order, custom_fields)
                 if fresh is None:
                     continue
                 recordings = self.app.save(fresh)
@@ -460,10 +529,17 @@ class OrderService:
         return BatchOutcome(results, position, None, orders)
 
     def _retry(
-        self, ctx: CommandContext, result: OrderResult, order: Order, content: dict[str, Any]
+        self,
+        ctx: CommandContext,
+        result: OrderResult,
+        order: Order,
+        custom_fields: dict[str, Any] | None,
     ) -> Order | None:
+        """The order decided again from the log, after the batch lost a race."""
         order_ctx = dataclasses.replace(ctx, command_id=f"{ctx.command_id}#{result.index}")
+        content = order.content
         if not self.app.exists(order.id):
+            values = custom_fields_on_create(self.app, ctx.principal, "orders", custom_fields)
             with self.app.stamping(dataclasses.replace(order_ctx, occurred_at=order.ordered_at)):
                 fresh = Order.place(
                     source=order.source,
@@ -471,16 +547,14 @@ class OrderService:
                     quote_id=order.quote_id,
                     **content,
                 )
+                with_custom_fields(fresh, values)
             result.status = CREATED
             return fresh
         current = self.app.load(order.id, Order)
         if current.has_applied(order_ctx.command_id):
             return None
         self._require_visible(ctx.principal, current)
-        with self.app.stamping(order_ctx):
-            revised = current.revise(**content)
-        result.status = UPDATED if revised else UNCHANGED
-        return current if revised else None
+        return self._revise(result, current, order_ctx, content, custom_fields, None)
 
     # one order
 
@@ -518,7 +592,7 @@ class OrderService:
             )
             content = _Batch(self, ctx, None).content(item)
             order.revise(**content)
-            change_custom_fields(self.app, order, custom_fields)
+            change_custom_fields(self.app, ctx.principal, order, custom_fields)
 
         return self.app.change(
             ctx,

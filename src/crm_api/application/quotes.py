@@ -157,7 +157,7 @@ class QuoteService:
             self._check_opportunity(opportunity_id, account_id)
         priced = price_lines(lines, self._catalog(lines), currency)
         today = self._today()
-        custom = custom_fields_on_create(self.app, "quotes", custom_fields)
+        custom = custom_fields_on_create(self.app, ctx.principal, "quotes", custom_fields)
 
         def build(quote_id: UUID) -> list[CrmAggregate]:
             return [
@@ -194,7 +194,7 @@ class QuoteService:
         return self._change(
             ctx,
             quote_id,
-            lambda quote: change_custom_fields(self.app, quote, custom_fields),
+            lambda quote: change_custom_fields(self.app, ctx.principal, quote, custom_fields),
             expected_version,
         )
 

@@ -171,7 +171,9 @@ class ServiceDesk:
         self._account(principal, fields["account_id"])
         if fields.get("product_id"):
             self._load_ref(Product, fields["product_id"], "product_id")
-        custom = custom_fields_on_create(self.app, "assets", fields.pop("custom_fields", None))
+        custom = custom_fields_on_create(
+            self.app, ctx.principal, "assets", fields.pop("custom_fields", None)
+        )
 
         def build(asset_id: UUID) -> list[CrmAggregate]:
             asset = Asset.register(asset_id, **fields)
@@ -201,7 +203,7 @@ class ServiceDesk:
         def decide(asset: Asset) -> list[CrmAggregate]:
             old_key = asset.serial_key
             asset.change_details(**changes)
-            change_custom_fields(self.app, asset, custom)
+            change_custom_fields(self.app, ctx.principal, asset, custom)
             if asset.serial_key == old_key:
                 return []
             claim = self.app.claim_unique(SERIAL, asset.serial_key, str(asset.id), "serial_taken")
@@ -249,7 +251,7 @@ class ServiceDesk:
         custom_fields: dict[str, Any] | None = None,
     ) -> Outcome[ServiceRequest]:
         ctx.principal.require("service:open")
-        custom = custom_fields_on_create(self.app, "service-requests", custom_fields)
+        custom = custom_fields_on_create(self.app, ctx.principal, "service-requests", custom_fields)
         return self.open_routed(
             ctx,
             account_id=account_id,
@@ -276,7 +278,7 @@ class ServiceDesk:
         return self._work(
             ctx,
             request_id,
-            lambda request: change_custom_fields(self.app, request, custom_fields),
+            lambda request: change_custom_fields(self.app, ctx.principal, request, custom_fields),
             expected_version,
             permission="service:open",
         )

@@ -280,16 +280,11 @@ def values_of(
 
 
 def with_custom_fields(conn: Connection, record_type: str, page: Page) -> Page:
-    """A list page whose rows carry their `custom_fields` (one query for the page); the
-    helper columns a custom sort added are dropped."""
+    """A list page whose rows carry their `custom_fields` (one query for the page). The
+    `cf.<key>` columns a custom sort added stay: GraphQL builds each edge's cursor from them,
+    and REST's response models name their fields, so they never reach a REST body."""
     values = values_of(conn, record_type, [str(r["id"]) for r in page.rows])
-    rows = [
-        {
-            **{k: v for k, v in row.items() if not k.startswith("cf.")},
-            "custom_fields": values[str(row["id"])],
-        }
-        for row in page.rows
-    ]
+    rows = [{**row, "custom_fields": values[str(row["id"])]} for row in page.rows]
     return Page(rows, page.next_cursor)
 
 

@@ -14,7 +14,9 @@ from crm_api.application.services import Services
 from crm_api.domain.errors import NotFound
 from crm_api.domain.people import Principal
 from crm_api.projections.accounts import contacts_of_accounts
+from crm_api.projections.custom_fields import values_of
 from crm_api.projections.directory import teams, users
+from crm_api.projections.paging import MAX_LIMIT
 
 Row = dict[str, Any]
 
@@ -45,10 +47,20 @@ class Loaders:
         return await to_thread.run_sync(rows_by_id, self._services, teams, ids)
 
     async def _contacts(self, account_ids: list[str]) -> list[list[Row]]:
+        """Each account's first contacts (as many as `Account.contacts` can show) with their
+        custom fields, read in one query for all of them."""
+
         def load() -> list[list[Row]]:
             with self._services.read() as conn:
                 found = contacts_of_accounts(conn, account_ids)
-            return [found[account_id] for account_id in account_ids]
+                shown = [found[account_id][:MAX_LIMIT] for account_id in account_ids]
+                values = values_of(
+                    conn, "contacts", [str(row["id"]) for rows in shown for row in rows]
+                )
+            for rows in shown:
+                for row in rows:
+                    row["custom_fields"] = values[str(row["id"])]
+            return shown
 
         return await to_thread.run_sync(load)
 

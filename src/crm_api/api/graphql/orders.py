@@ -5,7 +5,7 @@ in one place."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from anyio import to_thread
@@ -13,7 +13,13 @@ from strawberry.experimental import pydantic as strawberry_pydantic
 from strawberry.scalars import JSON
 
 from crm_api.api.graphql.context import Info
-from crm_api.api.graphql.custom_fields import custom_field_field, custom_fields_field
+from crm_api.api.graphql.custom_fields import (
+    CustomFieldConditions,
+    custom_field_field,
+    custom_field_query,
+    custom_fields_field,
+    sort_argument,
+)
 from crm_api.api.graphql.inputs import plain, validated
 from crm_api.api.graphql.limits import embedded_lists
 from crm_api.api.graphql.mutations import IdempotencyKey, IfMatch, _fingerprint, _run
@@ -61,7 +67,10 @@ class AccountRefInput:
 
 @strawberry_pydantic.input(model=rest.OrderIn, all_fields=True)
 class OrderInput:
-    pass
+    custom_fields: JSON | None = strawberry.field(
+        default=None,
+        description="Custom field values: key → value; only the keys sent change, null removes.",
+    )
 
 
 @strawberry.type(description="One order's outcome in a push, in request order.")
@@ -116,12 +125,14 @@ class OrderQuery:
         first: int | None = None,
         after: str | None = None,
         filter: OrderFilter | None = None,
-        sort: str | None = None,
+        custom_fields: CustomFieldConditions = None,
+        sort: Annotated[str | None, sort_argument(ORDER_SORTS)] = None,
     ) -> Connection[OrderSummary]:
         limit, given = page_size(first), filter or OrderFilter()
 
         def read(services: Services, principal: Principal) -> Connection[OrderSummary]:
             principal.require("orders:read")
+            custom = custom_field_query(services, "orders", custom_fields)
 
             def page(conn: Any, sort: Sort) -> Any:
                 found = with_custom_fields(
@@ -136,6 +147,7 @@ class OrderQuery:
                         account_id=str(given.account_id) if given.account_id else None,
                         source=given.source,
                         status=given.status,
+                        custom=custom,
                     ),
                 )
                 lines = lines_of(conn, [row["id"] for row in found.rows])
@@ -143,7 +155,8 @@ class OrderQuery:
                     row["lines"] = lines[row["id"]]
                 return found
 
-            return _listed(services, Sort.parse(sort, ORDER_SORTS, "-ordered_at"), _summary, page)
+            order = Sort.parse(sort, ORDER_SORTS + custom.sort_names, "-ordered_at")
+            return _listed(services, order, _summary, page)
 
         return await _read(info, read)
 

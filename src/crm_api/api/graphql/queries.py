@@ -10,6 +10,11 @@ import strawberry
 from anyio import to_thread
 
 from crm_api.api.graphql.context import Info
+from crm_api.api.graphql.custom_fields import (
+    CustomFieldConditions,
+    custom_field_query,
+    sort_argument,
+)
 from crm_api.api.graphql.inputs import AccountFilter, ContactFilter, UserFilter, search_text
 from crm_api.api.graphql.pagination import Connection, connection, keyset_connection, page_size
 from crm_api.api.graphql.types import Account, Contact, HistoryEntry, Me, RecordType, Team, User
@@ -191,18 +196,17 @@ class Query:
         first: int | None = None,
         after: str | None = None,
         filter: AccountFilter | None = None,
-        sort: Annotated[
-            str | None,
-            strawberry.argument(description="e.g. name,-created_at (name, created_at, updated_at)"),
-        ] = None,
+        custom_fields: CustomFieldConditions = None,
+        sort: Annotated[str | None, sort_argument(ACCOUNT_SORTS)] = None,
     ) -> Connection[Account]:
         limit, given = page_size(first), filter or AccountFilter()
 
         def read(services: Services, principal: Principal) -> Connection[Account]:
             principal.require("accounts:read")
+            custom = custom_field_query(services, "accounts", custom_fields)
             return _listed(
                 services,
-                Sort.parse(sort, ACCOUNT_SORTS, "name"),
+                Sort.parse(sort, ACCOUNT_SORTS + custom.sort_names, "name"),
                 Account.from_row,
                 lambda conn, sort: with_custom_fields(
                     conn,
@@ -219,6 +223,7 @@ class Query:
                         manual_grade=given.manual_grade,
                         archived=given.archived,
                         updated_since=given.updated_since,
+                        custom=custom,
                     ),
                 ),
             )
@@ -247,15 +252,17 @@ class Query:
         first: int | None = None,
         after: str | None = None,
         filter: ContactFilter | None = None,
-        sort: str | None = None,
+        custom_fields: CustomFieldConditions = None,
+        sort: Annotated[str | None, sort_argument(CONTACT_SORTS)] = None,
     ) -> Connection[Contact]:
         limit, given = page_size(first), filter or ContactFilter()
 
         def read(services: Services, principal: Principal) -> Connection[Contact]:
             principal.require("contacts:read")
+            custom = custom_field_query(services, "contacts", custom_fields)
             return _listed(
                 services,
-                Sort.parse(sort, CONTACT_SORTS, "name"),
+                Sort.parse(sort, CONTACT_SORTS + custom.sort_names, "name"),
                 Contact.from_row,
                 lambda conn, sort: with_custom_fields(
                     conn,
@@ -270,6 +277,7 @@ class Query:
                         q=search_text(given.q),
                         archived=given.archived,
                         updated_since=given.updated_since,
+                        custom=custom,
                     ),
                 ),
             )

@@ -13,7 +13,13 @@ from strawberry.experimental import pydantic as strawberry_pydantic
 from strawberry.scalars import JSON
 
 from crm_api.api.graphql.context import Info
-from crm_api.api.graphql.custom_fields import custom_field_field, custom_fields_field
+from crm_api.api.graphql.custom_fields import (
+    CustomFieldConditions,
+    custom_field_field,
+    custom_field_query,
+    custom_fields_field,
+    sort_argument,
+)
 from crm_api.api.graphql.inputs import search_text, validated
 from crm_api.api.graphql.limits import embedded_lists
 from crm_api.api.graphql.mutations import IdempotencyKey, IfMatch, _run
@@ -189,12 +195,14 @@ class QuoteQuery:
         first: int | None = None,
         after: str | None = None,
         filter: QuoteFilter | None = None,
-        sort: str | None = None,
+        custom_fields: CustomFieldConditions = None,
+        sort: Annotated[str | None, sort_argument(QUOTE_SORTS)] = None,
     ) -> Connection[QuoteSummary]:
         limit, given = page_size(first), filter or QuoteFilter()
 
         def read(services: Services, principal: Principal) -> Connection[QuoteSummary]:
             principal.require("quotes:read")
+            custom = custom_field_query(services, "quotes", custom_fields)
 
             def page(conn: Any, sort: Sort) -> Any:
                 found = with_custom_fields(
@@ -211,6 +219,7 @@ class QuoteQuery:
                         owner_id=_id(given.owner_id),
                         state=given.state.value if given.state else None,
                         q=search_text(given.q),
+                        custom=custom,
                     ),
                 )
                 lines = lines_of(conn, [row["id"] for row in found.rows])
@@ -218,7 +227,8 @@ class QuoteQuery:
                     row["lines"] = [line_view(line) for line in lines[row["id"]]]
                 return found
 
-            return _listed(services, Sort.parse(sort, QUOTE_SORTS, "-created_at"), _summary, page)
+            order = Sort.parse(sort, QUOTE_SORTS + custom.sort_names, "-created_at")
+            return _listed(services, order, _summary, page)
 
         return await _read(info, read)
 

@@ -12,7 +12,13 @@ import strawberry
 from strawberry.scalars import JSON
 
 from crm_api.api.graphql.context import Info
-from crm_api.api.graphql.custom_fields import custom_field_field, custom_fields_field
+from crm_api.api.graphql.custom_fields import (
+    CustomFieldConditions,
+    custom_field_field,
+    custom_field_query,
+    custom_fields_field,
+    sort_argument,
+)
 from crm_api.api.graphql.inputs import search_text, validated
 from crm_api.api.graphql.mutations import IdempotencyKey, IfMatch, _run
 from crm_api.api.graphql.pagination import Connection, connection, page_size
@@ -329,15 +335,17 @@ class SalesQuery:
         first: int | None = None,
         after: str | None = None,
         filter: OpportunityFilter | None = None,
-        sort: str | None = None,
+        custom_fields: CustomFieldConditions = None,
+        sort: Annotated[str | None, sort_argument(OPPORTUNITY_SORTS)] = None,
     ) -> Connection[Opportunity]:
         limit, given = page_size(first), filter or OpportunityFilter()
 
         def read(services: Services, principal: Principal) -> Connection[Opportunity]:
             principal.require("opportunities:read")
+            custom = custom_field_query(services, "opportunities", custom_fields)
             return _listed(
                 services,
-                Sort.parse(sort, OPPORTUNITY_SORTS, "name"),
+                Sort.parse(sort, OPPORTUNITY_SORTS + custom.sort_names, "name"),
                 Opportunity.from_row,
                 lambda conn, sort: with_custom_fields(
                     conn,
@@ -353,6 +361,7 @@ class SalesQuery:
                         stage=_stage(given.stage),
                         q=search_text(given.q),
                         updated_since=given.updated_since,
+                        custom=custom,
                     ),
                 ),
             )

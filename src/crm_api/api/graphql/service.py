@@ -15,7 +15,13 @@ from strawberry.experimental import pydantic as strawberry_pydantic
 from strawberry.scalars import JSON
 
 from crm_api.api.graphql.context import Info
-from crm_api.api.graphql.custom_fields import custom_field_field, custom_fields_field
+from crm_api.api.graphql.custom_fields import (
+    CustomFieldConditions,
+    custom_field_field,
+    custom_field_query,
+    custom_fields_field,
+    sort_argument,
+)
 from crm_api.api.graphql.inputs import validated
 from crm_api.api.graphql.mutations import IdempotencyKey, IfMatch, _run
 from crm_api.api.graphql.pagination import Connection, connection, keyset_connection, page_size
@@ -242,13 +248,15 @@ class ServiceQuery:
         first: int | None = None,
         after: str | None = None,
         filter: AssetFilter | None = None,
-        sort: str | None = None,
+        custom_fields: CustomFieldConditions = None,
+        sort: Annotated[str | None, sort_argument(ASSET_SORTS)] = None,
     ) -> Connection[Asset]:
         limit, given = page_size(first), filter or AssetFilter()
 
         def read(services: Services, principal: Principal) -> Connection[Asset]:
             principal.require("assets:read")
-            order = Sort.parse(sort, ASSET_SORTS, "created_at")
+            custom = custom_field_query(services, "assets", custom_fields)
+            order = Sort.parse(sort, ASSET_SORTS + custom.sort_names, "created_at")
             with services.read() as conn:
                 page = with_custom_fields(
                     conn,
@@ -262,6 +270,7 @@ class ServiceQuery:
                         account_id=given.account_id,
                         product_id=given.product_id,
                         serial_number=given.serial_number,
+                        custom=custom,
                     ),
                 )
             return keyset_connection(page, order, _asset)
@@ -291,15 +300,17 @@ class ServiceQuery:
         first: int | None = None,
         after: str | None = None,
         filter: ServiceRequestFilter | None = None,
-        sort: str | None = None,
+        custom_fields: CustomFieldConditions = None,
+        sort: Annotated[str | None, sort_argument(REQUEST_SORTS)] = None,
     ) -> Connection[ServiceRequestSummary]:
         limit = page_size(first)
         filters = validated(_Filters, filter or ServiceRequestFilter()).model_dump()
 
         def read(services: Services, principal: Principal) -> Connection[ServiceRequestSummary]:
             principal.require("service:read")
-            order = Sort.parse(sort, REQUEST_SORTS, "-opened_at")
-            page = rest.request_page(services, principal, order, after, limit, filters)
+            custom = custom_field_query(services, "service-requests", custom_fields)
+            order = Sort.parse(sort, REQUEST_SORTS + custom.sort_names, "-opened_at")
+            page = rest.request_page(services, principal, order, after, limit, filters, custom)
             return keyset_connection(page, order, _summary)
 
         return await _read(info, read)

@@ -14,7 +14,13 @@ from strawberry.experimental import pydantic as strawberry_pydantic
 from strawberry.scalars import JSON
 
 from crm_api.api.graphql.context import Info
-from crm_api.api.graphql.custom_fields import custom_field_field, custom_fields_field
+from crm_api.api.graphql.custom_fields import (
+    CustomFieldConditions,
+    custom_field_field,
+    custom_field_query,
+    custom_fields_field,
+    sort_argument,
+)
 from crm_api.api.graphql.inputs import validated
 from crm_api.api.graphql.limits import embedded_lists
 from crm_api.api.graphql.mutations import IdempotencyKey, IfMatch, _run
@@ -343,7 +349,8 @@ class WorkQuery:
         first: int | None = None,
         after: str | None = None,
         filter: ActivityFilter | None = None,
-        sort: str | None = None,
+        custom_fields: CustomFieldConditions = None,
+        sort: Annotated[str | None, sort_argument(ACTIVITY_SORTS)] = None,
     ) -> Connection[Activity]:
         limit, given = page_size(first), filter or ActivityFilter()
         bounds = rest_activities.period_bounds(given.from_, given.to)
@@ -351,9 +358,10 @@ class WorkQuery:
 
         def read(services: Services, principal: Principal) -> Connection[Activity]:
             principal.require("activities:read")
+            custom = custom_field_query(services, "activities", custom_fields)
             return _listed(
                 services,
-                Sort.parse(sort, ACTIVITY_SORTS, "-occurred_at"),
+                Sort.parse(sort, ACTIVITY_SORTS + custom.sort_names, "-occurred_at"),
                 _activity,
                 lambda conn, sort: with_custom_fields(
                     conn,
@@ -369,6 +377,7 @@ class WorkQuery:
                         owner_id=_id(given.owner_id),
                         start=bounds[0],
                         end=bounds[1],
+                        custom=custom,
                     ),
                 ),
             )

@@ -103,6 +103,14 @@ class OrderIn(Strict):
     currency: Currency
     reference: Annotated[str, Field(max_length=200)] | None = None
     lines: list[OrderLineIn] = Field(min_length=1, max_length=MAX_LINES)
+    custom_fields: CustomFieldsIn | None = Field(
+        None,
+        description=(
+            "Custom field values of orders: key → value. Only the keys sent change (null "
+            "removes one); leaving it out keeps the order's values. A new order also gets the "
+            "defaults, and must end up with every required field."
+        ),
+    )
 
     def order(self) -> OrderInput:
         """The order for the service; refuses what one field alone cannot say."""
@@ -133,6 +141,7 @@ class OrderIn(Strict):
             account_id=str(self.account_id) if self.account_id else None,
             account_ref=AccountRef(ref.source, ref.id, ref.name) if ref else None,
             reference=self.reference,
+            custom_fields=self.custom_fields,
         )
 
 
