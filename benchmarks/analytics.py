@@ -240,6 +240,13 @@ def measure(
         began = time.perf_counter()
         services.run_watchers()
         first_tick = time.perf_counter() - began
+        # Reads are timed in steady state: PostgreSQL's autovacuum gathers planner statistics
+        # within a minute or so of a bulk load; measured at once, the plans assume the empty
+        # tables the seeding started from (the grade page: 58 ms without, 12 ms with).
+        if services.store.is_postgres:
+            with services.engine.connect() as conn:
+                conn.exec_driver_sql("ANALYZE")
+                conn.commit()
         token = mint_token(settings, ADMIN, roles=["admin"], now=datetime.now(UTC))
         headers = {"Authorization": f"Bearer {token}"}
         today = datetime.now(UTC).date()

@@ -371,6 +371,19 @@ class ProjectionGroup:
             for runner in chosen:
                 runner._recorded = None
         self.catch_up([r.name for r in chosen], progress)
+        self._analyze(chosen)
+
+    def _analyze(self, rebuilt: list[ProjectionRunner]) -> None:
+        """Refresh PostgreSQL's planner statistics of the rebuilt tables. Until autovacuum gets
+        to them it plans for the empty tables they were: the grade page went from 12 to 58 ms
+        (a nested loop over every order day of the year)."""
+        if not self.is_postgres:
+            return
+        with self.engine.connect() as conn:
+            for runner in rebuilt:
+                for table in runner.projection.tables:
+                    conn.execute(text(f'ANALYZE "{table.name}"'))
+            conn.commit()
 
     def catch_up_to(self, position: int, names: Iterable[str]) -> bool:
         """Apply batches in this thread until the named members have applied `position`
