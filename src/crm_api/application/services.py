@@ -31,7 +31,7 @@ from crm_api.application.service import CustomerMailer, ServiceDesk
 from crm_api.application.shipments import ShipmentService
 from crm_api.application.sync import SyncService
 from crm_api.application.tasks import TaskService
-from crm_api.application.watchers import AlertService, TickReport, Watchers
+from crm_api.application.watchers import TICK_TOPICS, AlertService, TickReport, Watchers
 from crm_api.application.webhooks import WebhookService
 from crm_api.application.work_plans import WorkPlanService
 from crm_api.auth import Authenticator
@@ -280,7 +280,9 @@ class Services:
             raised, cleared = raised + report.raised, cleared + report.cleared
             if report.last_position:
                 last = report.last_position
-                self.wait_for(last)
+                # The next pass reads the alerts read model: wait for the read models of the
+                # alerts, not for every one (a lagging report must not slow the watchers).
+                self.wait_for(last, TICK_TOPICS)
             if not (report.more and report.changed):
                 return TickReport(raised, cleared, last)
 

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import get_topic
 from sqlalchemy import Engine
 
 from crm_api.application.app import (
@@ -34,6 +35,12 @@ WATCHER = Principal(
     id="system", kind="system", role=Role.ADMIN, name="watchers", visible_owners=None
 )
 BATCH = 500
+TICK_TOPICS = frozenset(
+    get_topic(cls)
+    for cls in vars(Alert).values()
+    if isinstance(cls, type) and issubclass(cls, Alert.Event)
+)
+"""What a tick records: alerts' events."""
 
 
 @dataclass(frozen=True)
