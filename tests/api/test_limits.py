@@ -144,6 +144,30 @@ def test_batched_graphql_operations_are_refused_and_record_nothing(client, compa
     response = client.post("/graphql", json=[operation, operation], headers=company.as_("rep_a"))
 
     assert response.status_code == 400, response.text
-    assert "atching" in response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "invalid_graphql_request"
+    assert "Batching is not enabled" in response.json()["detail"]
     assert services.app.head() == head
     assert account_names(company) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "reason"),
+    [
+        (b"{not json", "application/json", "Unable to parse request body as JSON"),
+        (b'{"variables": {}}', "application/json", "No GraphQL query found"),
+        (b'{"query": "{ me { id } }", "variables": "x"}', "application/json", "variables"),
+        (b"query { me { id } }", "text/plain", "Unsupported content type"),
+    ],
+)
+def test_a_request_that_is_not_graphql_gets_a_problem_document(
+    client, company, body, content_type, reason
+):
+    response = client.post(
+        "/graphql", content=body, headers={**company.as_("rep_a"), "Content-Type": content_type}
+    )
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["code"] == "invalid_graphql_request" and problem["status"] == 400
+    assert reason in problem["detail"]

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
+from cross_web import HTTPException
+from fastapi import WebSocket
 from graphql import GraphQLError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
+from strawberry.types.unset import UNSET
 
 from crm_api.api.graphql.catalog import CatalogMutation, CatalogQuery
 from crm_api.api.graphql.context import GraphQLContext, PerOperationLoaders, context_getter
@@ -25,6 +30,7 @@ from crm_api.api.graphql.service import ServiceMutation, ServiceQuery
 from crm_api.api.graphql.subscriptions import Subscription
 from crm_api.api.graphql.sync import SyncMutation
 from crm_api.api.graphql.work import WorkMutation, WorkQuery
+from crm_api.errors import problem
 
 
 class CrmSchema(strawberry.Schema):
@@ -72,10 +78,31 @@ schema = CrmSchema(
 )
 
 
+class CrmGraphQLRouter(GraphQLRouter[GraphQLContext, None]):
+    """Strawberry answers a request it cannot take as GraphQL (not JSON, no query, a batch,
+    `variables` not an object) in text/plain; clients get the problem document every other
+    refusal of this API is."""
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        try:
+            return await super().run(request, context=context, root_value=root_value)
+        except HTTPException as refused:
+            if isinstance(request, WebSocket):
+                raise
+            return problem(
+                refused.status_code,
+                "invalid_graphql_request",
+                "Invalid GraphQL request",
+                f"{refused.reason}. Send one operation as JSON: "
+                '{"query": "...", "variables": {...}, "operationName": "..."}.',
+                app=request.app,
+            )
+
+
 def graphql_router() -> GraphQLRouter[GraphQLContext, None]:
     """Batching stays off (the schema has no batching config): one operation per request.
     Limits come from the app's settings (services.settings), read per operation."""
-    return GraphQLRouter(schema, context_getter=context_getter, include_in_schema=False)
+    return CrmGraphQLRouter(schema, context_getter=context_getter, include_in_schema=False)
 
 
 def print_schema() -> str:
