@@ -52,7 +52,7 @@ from crm_api.domain.opportunities import business_time
 from crm_api.domain.orders import Order
 from crm_api.domain.service import ServiceRequest
 from crm_api.domain.sla import SlaTerms
-from crm_api.projections.base import Gathering, gathers, handles, insert_ignore
+from crm_api.projections.base import Gathering, gathers, handles, insert_ignore, insert_row
 from crm_api.projections.owners import FollowsAccountOwners, account_owners_table
 from crm_api.projections.paging import Page, Sort, keyset_page
 
@@ -168,8 +168,10 @@ class AlertsProjection(Gathering, FollowsAccountOwners):
     @handles(Alert.Raised)
     def alert_raised(self, conn: Connection, e: Any, position: int) -> None:
         alert_id = str(e.originator_id)
-        conn.execute(
-            alerts.insert().values(
+        insert_row(
+            conn,
+            alerts,
+            dict(
                 id=alert_id,
                 kind=e.alert_kind,
                 subject_type=e.subject_type,
@@ -184,7 +186,7 @@ class AlertsProjection(Gathering, FollowsAccountOwners):
                 version=e.originator_version,
                 updated_at=e.timestamp,
                 position=position,
-            )
+            ),
         )
         if e.alert_kind == ACCOUNT_DORMANT:
             table, key = dormancy_due, dormancy_due.c.account_id == e.subject_id
@@ -252,8 +254,10 @@ class AlertsProjection(Gathering, FollowsAccountOwners):
     def account_opened(self, conn: Connection, e: Any, position: int) -> None:
         super().account_opened(conn, e, position)
         opened_at = business_time(e)
-        conn.execute(
-            dormancy_due.insert().values(
+        insert_row(
+            conn,
+            dormancy_due,
+            dict(
                 account_id=str(e.originator_id),
                 owner_id=e.owner_id,
                 grade=_grade(e.manual_grade),
@@ -263,7 +267,7 @@ class AlertsProjection(Gathering, FollowsAccountOwners):
                 archived=False,
                 episode=0,
                 alert_id=None,
-            )
+            ),
         )
 
     @handles(Account.DetailsChanged)
@@ -348,8 +352,10 @@ class AlertsProjection(Gathering, FollowsAccountOwners):
     @handles(ServiceRequest.Opened)
     def request_opened(self, conn: Connection, e: Any, position: int) -> None:
         request_id = str(e.originator_id)
-        conn.execute(
-            sla_requests.insert().values(
+        insert_row(
+            conn,
+            sla_requests,
+            dict(
                 request_id=request_id,
                 account_id=e.account_id,
                 assignee_id=None,
@@ -357,7 +363,7 @@ class AlertsProjection(Gathering, FollowsAccountOwners):
                 first_responded=False,
                 resolution_episode=0,
                 paused_since=None,
-            )
+            ),
         )
         terms = SlaTerms.from_dict(e.sla_terms) if e.sla_terms else None
         owner_id = self.owner_of(conn, e.account_id)
@@ -588,8 +594,10 @@ def _schedule(
         (SLA_WARNING, sla_warning_at(terms, start, due)),
         (SLA_BREACHED, due),
     ):
-        conn.execute(
-            sla_due.insert().values(
+        insert_row(
+            conn,
+            sla_due,
+            dict(
                 id=_sla_row_id(request_id, target, kind),
                 request_id=request_id,
                 kind=kind,
@@ -601,7 +609,7 @@ def _schedule(
                 threshold_at=threshold,
                 due_at=threshold,
                 alert_id=None,
-            )
+            ),
         )
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import (
 
 from crm_api.db import UTCDateTime, metadata
 from crm_api.domain.catalog import Product
-from crm_api.projections.base import Projection, handles
+from crm_api.projections.base import Projection, handles, insert_row
 from crm_api.projections.directory import like_pattern
 from crm_api.projections.paging import Page, Sort, keyset_page
 
@@ -64,8 +64,10 @@ class CatalogProjection(Projection):
 
     @handles(Product.Listed)
     def listed(self, conn: Connection, e: Any, position: int) -> None:
-        conn.execute(
-            products.insert().values(
+        insert_row(
+            conn,
+            products,
+            dict(
                 id=str(e.originator_id),
                 sku=e.sku,
                 name=e.name,
@@ -77,7 +79,7 @@ class CatalogProjection(Projection):
                 search_text=_search_text(e.sku, e.name),
                 created_at=e.timestamp,
                 **_stamp(e, position),
-            )
+            ),
         )
 
     @handles(Product.DetailsChanged)

@@ -22,7 +22,7 @@ from sqlalchemy import (
 
 from crm_api.db import UTCDateTime, metadata
 from crm_api.domain.people import Team, User
-from crm_api.projections.base import Projection, handles
+from crm_api.projections.base import Projection, handles, insert_row
 from crm_api.projections.paging import Page, Sort, keyset_page
 
 users = Table(
@@ -69,8 +69,10 @@ class DirectoryProjection(Projection):
 
     @handles(User.Registered)
     def user_registered(self, conn: Connection, e: Any, position: int) -> None:
-        conn.execute(
-            users.insert().values(
+        insert_row(
+            conn,
+            users,
+            dict(
                 id=str(e.originator_id),
                 name=e.name,
                 email=e.email,
@@ -81,7 +83,7 @@ class DirectoryProjection(Projection):
                 active=True,
                 created_at=e.timestamp,
                 **_stamp(e, position),
-            )
+            ),
         )
 
     @handles(User.DetailsChanged)
@@ -102,14 +104,16 @@ class DirectoryProjection(Projection):
 
     @handles(Team.Formed)
     def team_formed(self, conn: Connection, e: Any, position: int) -> None:
-        conn.execute(
-            teams.insert().values(
+        insert_row(
+            conn,
+            teams,
+            dict(
                 id=str(e.originator_id),
                 name=e.name,
                 manager_id=e.manager_id,
                 created_at=e.timestamp,
                 **_stamp(e, position),
-            )
+            ),
         )
 
     @handles(Team.DetailsChanged)

@@ -33,7 +33,7 @@ from crm_api.db import UTCDateTime, metadata
 from crm_api.domain.forecasts import Forecast, Period
 from crm_api.domain.opportunities import Opportunity, business_time
 from crm_api.domain.orders import Order
-from crm_api.projections.base import Gathering, Projection, gathers, handles
+from crm_api.projections.base import Gathering, Projection, gathers, handles, insert_row
 from crm_api.projections.owners import FollowsAccountOwners, account_owners_table
 from crm_api.projections.paging import Page, Sort, encode_cursor, keyset_page
 
@@ -79,8 +79,10 @@ class ForecastsProjection(Projection):
 
     @handles(Forecast.Submitted)
     def submitted(self, conn: Connection, e: Any, position: int) -> None:
-        conn.execute(
-            forecasts.insert().values(
+        insert_row(
+            conn,
+            forecasts,
+            dict(
                 id=str(e.originator_id),
                 owner_id=e.owner_id,
                 period=e.period,
@@ -89,7 +91,7 @@ class ForecastsProjection(Projection):
                 total=_total(e.lines),
                 created_at=e.timestamp,
                 **_stamp(e, position),
-            )
+            ),
         )
 
     @handles(Forecast.Revised)
@@ -216,8 +218,10 @@ def _add(
         )
     ).first()
     if current is None:
-        conn.execute(
-            forecast_vs_actual.insert().values(
+        insert_row(
+            conn,
+            forecast_vs_actual,
+            dict(
                 id=row_id,
                 owner_id=owner_id,
                 period=period,
@@ -228,7 +232,7 @@ def _add(
                 won_count=count,
                 ordered_amount=ordered,
                 order_count=orders,
-            )
+            ),
         )
         return
     values = {
@@ -422,14 +426,16 @@ class ForecastVsActualProjection(Gathering, FollowsAccountOwners):
 
     @handles(Opportunity.Created)
     def opportunity_created(self, conn: Connection, e: Any, position: int) -> None:
-        conn.execute(
-            fva_opportunities.insert().values(
+        insert_row(
+            conn,
+            fva_opportunities,
+            dict(
                 id=str(e.originator_id),
                 owner_id=e.owner_id,
                 product_id=e.product_id,
                 amount=e.amount,
                 currency=e.currency,
-            )
+            ),
         )
 
     @handles(Opportunity.DetailsChanged)
@@ -460,14 +466,16 @@ class ForecastVsActualProjection(Gathering, FollowsAccountOwners):
     @handles(Forecast.Submitted)
     def forecast_submitted(self, conn: Connection, e: Any, position: int) -> None:
         lines = _lines_json(e.lines)
-        conn.execute(
-            fva_forecasts.insert().values(
+        insert_row(
+            conn,
+            fva_forecasts,
+            dict(
                 id=str(e.originator_id),
                 owner_id=e.owner_id,
                 period=e.period,
                 currency=e.currency,
                 lines=lines,
-            )
+            ),
         )
         _apply_lines(conn, e.owner_id, e.period, e.currency, lines, +1)
 

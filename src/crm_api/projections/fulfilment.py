@@ -24,7 +24,7 @@ from sqlalchemy import (
 from crm_api.db import UTCDateTime, metadata
 from crm_api.domain.fulfilment import Shipment, fulfilment_status
 from crm_api.domain.orders import Order
-from crm_api.projections.base import Gathering, gathers, handles
+from crm_api.projections.base import Gathering, gathers, handles, insert_row
 from crm_api.projections.owners import FollowsAccountOwners, account_owners_table
 from crm_api.projections.paging import Page, Sort, keyset_page
 
@@ -189,8 +189,10 @@ class FulfilmentProjection(Gathering, FollowsAccountOwners):
     @handles(Shipment.Created)
     def shipment_created(self, conn: Connection, e: Any, position: int) -> None:
         shipment_id = str(e.originator_id)
-        conn.execute(
-            shipments.insert().values(
+        insert_row(
+            conn,
+            shipments,
+            dict(
                 id=shipment_id,
                 order_id=e.order_id,
                 account_id=e.account_id,
@@ -205,7 +207,7 @@ class FulfilmentProjection(Gathering, FollowsAccountOwners):
                 created_at=e.timestamp,
                 updated_at=e.timestamp,
                 position=position,
-            )
+            ),
         )
         if e.lines:
             conn.execute(

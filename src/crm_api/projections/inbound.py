@@ -31,7 +31,7 @@ from crm_api.db import UTCDateTime, metadata
 from crm_api.domain.inbound import InboundMessage
 from crm_api.domain.service import ServiceRequest
 from crm_api.projections.accounts import contacts
-from crm_api.projections.base import Projection, handles, insert_ignore, upsert
+from crm_api.projections.base import Projection, handles, insert_ignore, insert_row, upsert
 from crm_api.projections.paging import Page, Sort, keyset_page
 from crm_api.projections.service import service_requests
 
@@ -143,8 +143,10 @@ class InboundProjection(Projection):
             },
             ["message_id"],
         )
-        conn.execute(
-            inbound_unmatched.insert().values(
+        insert_row(
+            conn,
+            inbound_unmatched,
+            dict(
                 id=inbound_id,
                 sender=e.sender[:320],
                 subject=e.subject[:500],
@@ -156,7 +158,7 @@ class InboundProjection(Projection):
                 created_at=e.timestamp,
                 updated_at=e.timestamp,
                 position=position,
-            )
+            ),
         )
 
     @handles(InboundMessage.Linked)

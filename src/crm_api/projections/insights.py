@@ -52,7 +52,7 @@ from crm_api.db import UTCDateTime, metadata
 from crm_api.domain.accounts import Account
 from crm_api.domain.grading import GRADE_CUTS, NO_ORDERS_GRADE, GradingRule, OrderDay
 from crm_api.domain.orders import Order
-from crm_api.projections.base import Gathering, gathers, handles
+from crm_api.projections.base import Gathering, gathers, handles, insert_row
 from crm_api.projections.owners import FollowsAccountOwners, account_owners_table
 from crm_api.projections.paging import InvalidCursor, Page, Sort, encode_cursor, keyset_page
 
@@ -404,8 +404,10 @@ class InsightsProjection(Gathering, FollowsAccountOwners):
     @handles(Account.Opened)
     def account_opened(self, conn: Connection, e: Any, position: int) -> None:
         super().account_opened(conn, e, position)
-        conn.execute(
-            cv_accounts.insert().values(
+        insert_row(
+            conn,
+            cv_accounts,
+            dict(
                 account_id=str(e.originator_id),
                 owner_id=e.owner_id,
                 name=e.name[:200],
@@ -418,7 +420,7 @@ class InsightsProjection(Gathering, FollowsAccountOwners):
                 last_order_sort=EPOCH,
                 auto_grade=NO_ORDERS_GRADE,
                 grade_stamp=0,
-            )
+            ),
         )
 
     @handles(Account.DetailsChanged)
@@ -955,7 +957,7 @@ def begin_grading(conn: Connection, rule: GradingRule, now: datetime) -> bool:
     g = grade_state.c
     state = conn.execute(select(g.rule, g.refreshed_at).where(g.id == STATE_ID)).first()
     if state is None:
-        conn.execute(grade_state.insert().values(id=STATE_ID, rule=rule.key, refreshed_at=now))
+        insert_row(conn, grade_state, dict(id=STATE_ID, rule=rule.key, refreshed_at=now))
     else:
         conn.execute(
             update(grade_state)

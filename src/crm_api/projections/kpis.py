@@ -37,7 +37,7 @@ from crm_api.domain.accounts import Account, Contact
 from crm_api.domain.activities import Activity
 from crm_api.domain.opportunities import Opportunity, business_time
 from crm_api.domain.people import User
-from crm_api.projections.base import Projection, handles
+from crm_api.projections.base import Projection, handles, insert_row
 from crm_api.projections.insights import accumulate
 from crm_api.projections.owners import FollowsAccountOwners, account_owners_table
 from crm_api.projections.paging import Page, Sort, keyset_page
@@ -166,8 +166,8 @@ class KpisProjection(FollowsAccountOwners, Projection):
 
     @handles(User.Registered)
     def user_registered(self, conn: Connection, e: Any, position: int) -> None:
-        conn.execute(
-            kpi_users.insert().values(user_id=str(e.originator_id), team_id=e.team_id, role=e.role)
+        insert_row(
+            conn, kpi_users, dict(user_id=str(e.originator_id), team_id=e.team_id, role=e.role)
         )
 
     @handles(User.DetailsChanged)
@@ -213,10 +213,10 @@ class KpisProjection(FollowsAccountOwners, Projection):
         flags = {
             f: _filled(getattr(e, f, None)) if f in ACCOUNT_FIELDS else False for f in KEY_FIELDS
         }
-        conn.execute(
-            kpi_records.insert().values(
-                record_id=account_id, kind="account", account_id=account_id, **flags
-            )
+        insert_row(
+            conn,
+            kpi_records,
+            dict(record_id=account_id, kind="account", account_id=account_id, **flags),
         )
         self._count_flags(conn, e.owner_id, "account", flags, 1, 1)
         _count_owner(conn, e.owner_id, business_time(e), "accounts_opened")
@@ -230,10 +230,10 @@ class KpisProjection(FollowsAccountOwners, Projection):
         flags = {
             f: _filled(getattr(e, f, None)) if f in CONTACT_FIELDS else False for f in KEY_FIELDS
         }
-        conn.execute(
-            kpi_records.insert().values(
-                record_id=str(e.originator_id), kind="contact", account_id=e.account_id, **flags
-            )
+        insert_row(
+            conn,
+            kpi_records,
+            dict(record_id=str(e.originator_id), kind="contact", account_id=e.account_id, **flags),
         )
         self._count_flags(conn, self.owner_of(conn, e.account_id), "contact", flags, 1, 1)
 
@@ -298,10 +298,8 @@ class KpisProjection(FollowsAccountOwners, Projection):
 
     @handles(Opportunity.Created)
     def opportunity_created(self, conn: Connection, e: Any, position: int) -> None:
-        conn.execute(
-            kpi_opportunities.insert().values(
-                opportunity_id=str(e.originator_id), owner_id=e.owner_id
-            )
+        insert_row(
+            conn, kpi_opportunities, dict(opportunity_id=str(e.originator_id), owner_id=e.owner_id)
         )
         _count_owner(conn, e.owner_id, business_time(e), "opportunities_created")
 

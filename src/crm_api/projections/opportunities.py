@@ -35,7 +35,7 @@ from crm_api.domain.opportunities import (
     Opportunity,
     business_time,
 )
-from crm_api.projections.base import Projection, handles
+from crm_api.projections.base import Projection, handles, insert_row
 from crm_api.projections.custom_fields import CustomFieldQuery
 from crm_api.projections.directory import like_pattern
 from crm_api.projections.owners import FollowsAccountOwners, account_owners_table
@@ -93,8 +93,10 @@ class OpportunitiesProjection(FollowsAccountOwners):
                 opportunity_account_owners.c.account_id == e.account_id
             )
         ).scalar_one()
-        conn.execute(
-            opportunities.insert().values(
+        insert_row(
+            conn,
+            opportunities,
+            dict(
                 id=str(e.originator_id),
                 account_id=e.account_id,
                 account_owner_id=account_owner_id,
@@ -109,7 +111,7 @@ class OpportunitiesProjection(FollowsAccountOwners):
                 search_text=e.name.lower()[:200],
                 created_at=e.timestamp,
                 **_stamp(e, position),
-            )
+            ),
         )
 
     @handles(Opportunity.CustomFieldsChanged)
@@ -237,8 +239,10 @@ class FunnelProjection(Projection):
     @handles(Opportunity.Created)
     def created(self, conn: Connection, e: Any, position: int) -> None:
         at = business_time(e)
-        conn.execute(
-            funnel_opportunities.insert().values(
+        insert_row(
+            conn,
+            funnel_opportunities,
+            dict(
                 id=str(e.originator_id),
                 owner_id=e.owner_id,
                 currency=e.currency,
@@ -247,7 +251,7 @@ class FunnelProjection(Projection):
                 created_at=at,
                 created_month=f"{at.year:04d}-{at.month:02d}",
                 **_reached(e.stage, at, None),
-            )
+            ),
         )
 
     @handles(Opportunity.DetailsChanged)

@@ -12,7 +12,7 @@ from sqlalchemy import Column, Connection, String, Table, select, update
 
 from crm_api.db import metadata
 from crm_api.domain.accounts import Account
-from crm_api.projections.base import Projection, handles, upsert
+from crm_api.projections.base import Projection, handles, upsert, upsert_many
 
 
 def account_owners_table(name: str) -> Table:
@@ -26,19 +26,50 @@ def account_owners_table(name: str) -> Table:
 
 class FollowsAccountOwners(Projection):
     """Keeps `account_owners` (account → owner) and, on a transfer, rewrites `owner_columns`
-    (columns of tables that have an `account_id` column) for every row of that account."""
+    (columns of tables that have an `account_id` column) for every row of that account.
+
+    Accounts opened are mirrored in bulk: their owners wait in memory and are written in one
+    statement before any other event of the projection is applied (its handlers may read the
+    mirror) and at the end of the batch. A rebuild of a log of accounts opened costs one
+    statement per batch per mirror instead of one per account."""
 
     account_owners: ClassVar[Table]
     owner_columns: ClassVar[tuple[Column[Any], ...]] = ()
+    _opened: dict[str, str]
+
+    def begin(self, conn: Connection) -> None:
+        super().begin(conn)
+        self._opened, self.pending_from = {}, None
+
+    def apply(self, conn: Connection, event: Any, position: int) -> None:
+        if type(event) is not Account.Opened:
+            self._write_owners(conn)
+        super().apply(conn, event, position)
+
+    def flush(self, conn: Connection) -> None:
+        self._write_owners(conn)
+        super().flush(conn)
+
+    def _write_owners(self, conn: Connection) -> None:
+        opened = getattr(self, "_opened", None)
+        if opened:
+            self._opened = {}
+            upsert_many(
+                conn,
+                self.account_owners,
+                [{"account_id": a, "owner_id": o} for a, o in opened.items()],
+                ["account_id"],
+            )
+            if not getattr(self, "_gathered", None):  # (a Gathering's own writes still wait)
+                self.pending_from = None
 
     @handles(Account.Opened)
     def account_opened(self, conn: Connection, e: Any, position: int) -> None:
-        upsert(
-            conn,
-            self.account_owners,
-            {"account_id": str(e.originator_id), "owner_id": e.owner_id},
-            ["account_id"],
-        )
+        if not getattr(self, "_opened", None):
+            self._opened = {}
+            if self.pending_from is None:
+                self.pending_from = position
+        self._opened[str(e.originator_id)] = e.owner_id
 
     @handles(Account.OwnershipTransferred)
     def ownership_transferred(self, conn: Connection, e: Any, position: int) -> None:

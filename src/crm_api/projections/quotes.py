@@ -32,7 +32,7 @@ from crm_api.domain.quotes import (
     discount_pct,
     totals,
 )
-from crm_api.projections.base import handles
+from crm_api.projections.base import handles, insert_row
 from crm_api.projections.custom_fields import CustomFieldQuery
 from crm_api.projections.directory import like_pattern
 from crm_api.projections.owners import FollowsAccountOwners, account_owners_table
@@ -181,8 +181,10 @@ class QuotesProjection(FollowsAccountOwners):
     def created(self, conn: Connection, e: Any, position: int) -> None:
         quote_id = str(e.originator_id)
         account_owner = self.owner_of(conn, e.account_id)
-        conn.execute(
-            quotes.insert().values(
+        insert_row(
+            conn,
+            quotes,
+            dict(
                 id=quote_id,
                 account_id=e.account_id,
                 account_owner_id=account_owner or e.owner_id,
@@ -194,7 +196,7 @@ class QuotesProjection(FollowsAccountOwners):
                 created_at=e.timestamp,
                 **_revision_values(e),
                 **_stamp(e, position),
-            )
+            ),
         )
         _write_lines(conn, quote_id, e.lines)
 

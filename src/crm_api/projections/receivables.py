@@ -33,7 +33,7 @@ from sqlalchemy import (
 from crm_api.db import UTCDateTime, metadata
 from crm_api.domain.accounts import Account
 from crm_api.domain.invoices import AGING_BUCKETS, Invoice, aging_bucket
-from crm_api.projections.base import Projection, handles, upsert
+from crm_api.projections.base import Projection, handles, insert_row, upsert
 from crm_api.projections.paging import Page, Sort, keyset_page
 
 receivable_accounts = Table(
@@ -143,8 +143,10 @@ class ReceivablesProjection(Projection):
                 receivable_accounts.c.account_id == e.account_id
             )
         ).scalar()
-        conn.execute(
-            receivable_invoices.insert().values(
+        insert_row(
+            conn,
+            receivable_invoices,
+            dict(
                 id=str(e.originator_id),
                 number=e.number,
                 account_id=e.account_id,
@@ -162,7 +164,7 @@ class ReceivablesProjection(Projection):
                 created_at=e.timestamp,
                 updated_at=e.timestamp,
                 position=position,
-            )
+            ),
         )
 
     @handles(Invoice.PaymentRecorded)
@@ -175,8 +177,10 @@ class ReceivablesProjection(Projection):
                 receivable_invoices.c.currency,
             ).where(receivable_invoices.c.id == invoice_id)
         ).one()
-        conn.execute(
-            receivable_payments.insert().values(
+        insert_row(
+            conn,
+            receivable_payments,
+            dict(
                 id=e.payment_id,
                 invoice_id=invoice_id,
                 account_id=invoice.account_id,
@@ -188,7 +192,7 @@ class ReceivablesProjection(Projection):
                 reference=e.reference,
                 recorded_at=e.timestamp,
                 position=position,
-            )
+            ),
         )
         self._set(conn, e, position, paid_cents=receivable_invoices.c.paid_cents + cents(e.amount))
 

@@ -43,7 +43,7 @@ from crm_api.domain.assets import Asset
 from crm_api.domain.opportunities import business_time
 from crm_api.domain.routing import Queue, Route, RoutingRule
 from crm_api.domain.service import KINDS, ServiceRequest, SlaPolicy
-from crm_api.projections.base import handles, upsert
+from crm_api.projections.base import handles, insert_row, upsert
 from crm_api.projections.custom_fields import CustomFieldQuery
 from crm_api.projections.owners import FollowsAccountOwners, account_owners_table
 from crm_api.projections.paging import Page, Sort, encode_cursor, keyset_page
@@ -221,8 +221,10 @@ class ServiceProjection(FollowsAccountOwners):
 
     @handles(Asset.Registered)
     def asset_registered(self, conn: Connection, e: Any, position: int) -> None:
-        conn.execute(
-            assets.insert().values(
+        insert_row(
+            conn,
+            assets,
+            dict(
                 id=str(e.originator_id),
                 account_id=e.account_id,
                 account_owner_id=self.owner_of(conn, e.account_id),
@@ -235,7 +237,7 @@ class ServiceProjection(FollowsAccountOwners):
                 warranty_end=_iso(e.warranty_end),
                 created_at=e.timestamp,
                 **_stamp(e, position),
-            )
+            ),
         )
 
     @handles(Asset.DetailsChanged)
@@ -260,8 +262,10 @@ class ServiceProjection(FollowsAccountOwners):
 
     @handles(ServiceRequest.Opened)
     def request_opened(self, conn: Connection, e: Any, position: int) -> None:
-        conn.execute(
-            service_requests.insert().values(
+        insert_row(
+            conn,
+            service_requests,
+            dict(
                 id=str(e.originator_id),
                 account_id=e.account_id,
                 account_owner_id=self.owner_of(conn, e.account_id),
@@ -280,7 +284,7 @@ class ServiceProjection(FollowsAccountOwners):
                 paused_seconds=0.0,
                 created_at=e.timestamp,
                 **_stamp(e, position),
-            )
+            ),
         )
 
     @handles(*REQUEST_STATE_EVENTS)
@@ -335,8 +339,10 @@ class ServiceProjection(FollowsAccountOwners):
 
     @handles(ServiceRequest.CustomerNotified)
     def customer_notified(self, conn: Connection, e: Any, position: int) -> None:
-        conn.execute(
-            service_outbox.insert().values(
+        insert_row(
+            conn,
+            service_outbox,
+            dict(
                 message_id=e.message_id,
                 request_id=str(e.originator_id),
                 contact_id=e.contact_id,
@@ -345,7 +351,7 @@ class ServiceProjection(FollowsAccountOwners):
                 body=e.body,
                 created_at=e.timestamp,
                 position=position,
-            )
+            ),
         )
         self._update_request(conn, e, position, {})
 
@@ -372,14 +378,16 @@ class ServiceProjection(FollowsAccountOwners):
 
     @handles(SlaPolicy.Defined)
     def policy_defined(self, conn: Connection, e: Any, position: int) -> None:
-        conn.execute(
-            sla_policies.insert().values(
+        insert_row(
+            conn,
+            sla_policies,
+            dict(
                 id=str(e.originator_id),
                 priority=e.priority,
                 terms=e.terms,
                 created_at=e.timestamp,
                 **_admin_stamp(e),
-            )
+            ),
         )
 
     @handles(SlaPolicy.TermsChanged)
@@ -392,8 +400,10 @@ class ServiceProjection(FollowsAccountOwners):
 
     @handles(RoutingRule.Defined)
     def rule_defined(self, conn: Connection, e: Any, position: int) -> None:
-        conn.execute(
-            routing_rules.insert().values(
+        insert_row(
+            conn,
+            routing_rules,
+            dict(
                 id=str(e.originator_id),
                 name=e.name,
                 position=e.position,
@@ -403,7 +413,7 @@ class ServiceProjection(FollowsAccountOwners):
                 active=True,
                 created_at=e.timestamp,
                 **_admin_stamp(e),
-            )
+            ),
         )
 
     @handles(RoutingRule.Changed, RoutingRule.Retired)
@@ -418,14 +428,16 @@ class ServiceProjection(FollowsAccountOwners):
     @handles(Queue.Formed)
     def queue_formed(self, conn: Connection, e: Any, position: int) -> None:
         queue_id = str(e.originator_id)
-        conn.execute(
-            service_queues.insert().values(
+        insert_row(
+            conn,
+            service_queues,
+            dict(
                 id=queue_id,
                 name=e.name,
                 member_ids=e.member_ids,
                 created_at=e.timestamp,
                 **_admin_stamp(e),
-            )
+            ),
         )
         self._members(conn, queue_id, e.member_ids)
 
@@ -734,7 +746,7 @@ def _bump(conn: Connection, table: Table, keys: dict[str, Any], column: str, by:
         .values({column: table.c[column] + by})
     )
     if done.rowcount == 0:
-        conn.execute(table.insert().values(**keys, **{column: by}))
+        insert_row(conn, table, dict(**keys, **{column: by}))
 
 
 def _bucket(seconds: float) -> int:
@@ -804,7 +816,7 @@ class ServiceAnalyticsProjection(FollowsAccountOwners):
             "manufacturer": e.manufacturer,
             "model": e.model,
         }
-        conn.execute(service_analytics_assets.insert().values(**asset))
+        insert_row(conn, service_analytics_assets, dict(**asset))
         self._count_asset(conn, asset, 1)
 
     @handles(Asset.DetailsChanged)
@@ -849,8 +861,10 @@ class ServiceAnalyticsProjection(FollowsAccountOwners):
         at = business_time(e)
         owner = self.owner_of(conn, e.account_id)
         month = _month(at)
-        conn.execute(
-            service_kpi_requests.insert().values(
+        insert_row(
+            conn,
+            service_kpi_requests,
+            dict(
                 id=str(e.originator_id),
                 month=month,
                 owner_id=owner,
@@ -858,7 +872,7 @@ class ServiceAnalyticsProjection(FollowsAccountOwners):
                 first_response_due_at=e.first_response_due_at,
                 resolve_due_at=e.resolve_due_at,
                 first_responded=False,
-            )
+            ),
         )
         asset = self._asset(conn, e.asset_id) if e.asset_id else None
         product = _product_key(asset)

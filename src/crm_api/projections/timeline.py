@@ -30,7 +30,7 @@ from crm_api.domain.opportunities import Opportunity, business_time
 from crm_api.domain.orders import Order
 from crm_api.domain.quotes import Quote
 from crm_api.domain.service import ServiceRequest
-from crm_api.projections.base import Gathering, gathers, handles, upsert_many
+from crm_api.projections.base import Gathering, gathers, handles, insert_row, upsert_many
 from crm_api.projections.paging import Page, Sort, keyset_page
 
 SUMMARY_LENGTH = 300
@@ -195,8 +195,10 @@ class TimelineProjection(Gathering):
 
     @handles(Activity.Created)
     def activity_recorded(self, conn: Connection, e: Any, position: int) -> None:
-        conn.execute(
-            timeline.insert().values(
+        insert_row(
+            conn,
+            timeline,
+            dict(
                 id=str(e.originator_id),
                 account_id=e.account_id,
                 kind="activity",
@@ -207,7 +209,7 @@ class TimelineProjection(Gathering):
                 summary=_activity_summary(e.type, e.subject, e.outcome),
                 position=position,
                 **_who(e),
-            )
+            ),
         )
 
     @handles(Activity.DetailsChanged)

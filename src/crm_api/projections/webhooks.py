@@ -179,16 +179,24 @@ class WebhookDeliveriesProjection(Projection):
     def topics(cls) -> list[str]:
         return []
 
+    _routes: list[Any] | None = None
+    """The enabled routes, read once a batch (and again after a route changed)."""
+
+    def begin(self, conn: Connection) -> None:
+        super().begin(conn)
+        self._routes = None
+
     def apply(self, conn: Connection, event: Any, position: int) -> None:
         """Enqueue first, then update the routes: a subscription receives the events
         recorded after its own registration, not that one."""
         type_name = event.type_name
-        routes = conn.execute(
-            select(webhook_routes.c.webhook_id, webhook_routes.c.types).where(
-                webhook_routes.c.enabled.is_(True)
-            )
-        ).all()
-        for webhook_id, types in routes:
+        if self._routes is None:
+            self._routes = conn.execute(
+                select(webhook_routes.c.webhook_id, webhook_routes.c.types).where(
+                    webhook_routes.c.enabled.is_(True)
+                )
+            ).all()
+        for webhook_id, types in self._routes:
             if ALL_TYPES in types or type_name in types:
                 insert_ignore(
                     conn,
@@ -216,6 +224,7 @@ class WebhookDeliveriesProjection(Projection):
             {"webhook_id": str(e.originator_id), "types": list(e.types), "enabled": True},
             ["webhook_id"],
         )
+        self._routes = None
 
     @handles(Webhook.DetailsChanged)
     def details_changed(self, conn: Connection, e: Any, position: int) -> None:
@@ -236,6 +245,7 @@ class WebhookDeliveriesProjection(Projection):
             .where(webhook_routes.c.webhook_id == str(e.originator_id))
             .values(**values)
         )
+        self._routes = None
 
 
 def delivery_id(webhook_id: str, position: int) -> str:

@@ -32,7 +32,7 @@ from crm_api.domain.opportunities import business_time
 from crm_api.domain.people import OWNER_ROLES
 from crm_api.domain.tasks import OPEN, Task
 from crm_api.domain.work_plans import DRAFT, PlanPeriod, WorkPlan
-from crm_api.projections.base import handles
+from crm_api.projections.base import handles, insert_row
 from crm_api.projections.custom_fields import CustomFieldQuery
 from crm_api.projections.directory import users
 from crm_api.projections.owners import FollowsAccountOwners, account_owners_table
@@ -192,8 +192,10 @@ class WorkProjection(FollowsAccountOwners):
 
     @handles(Activity.Created)
     def activity_recorded(self, conn: Connection, e: Any, position: int) -> None:
-        conn.execute(
-            activities.insert().values(
+        insert_row(
+            conn,
+            activities,
+            dict(
                 account_id=e.account_id,
                 account_owner_id=self.owner_of(conn, e.account_id),
                 owner_id=e.owner_id,
@@ -210,7 +212,7 @@ class WorkProjection(FollowsAccountOwners):
                 entered_by=e.meta["actor"],
                 on_behalf_of=e.meta.get("on_behalf_of"),
                 **_created(e, position),
-            )
+            ),
         )
 
     @handles(Activity.CustomFieldsChanged)
@@ -234,8 +236,10 @@ class WorkProjection(FollowsAccountOwners):
     @handles(Task.Created)
     def task_created(self, conn: Connection, e: Any, position: int) -> None:
         on_behalf_of = e.meta.get("on_behalf_of")
-        conn.execute(
-            tasks.insert().values(
+        insert_row(
+            conn,
+            tasks,
+            dict(
                 title=e.title,
                 notes=e.notes,
                 due_date=e.due_date,
@@ -248,7 +252,7 @@ class WorkProjection(FollowsAccountOwners):
                 on_behalf_of=on_behalf_of,
                 requested_by=on_behalf_of or e.meta["actor"],
                 **_created(e, position),
-            )
+            ),
         )
 
     @handles(Task.DetailsChanged)
@@ -270,8 +274,10 @@ class WorkProjection(FollowsAccountOwners):
 
     @handles(WorkPlan.Created)
     def plan_drafted(self, conn: Connection, e: Any, position: int) -> None:
-        conn.execute(
-            work_plans.insert().values(
+        insert_row(
+            conn,
+            work_plans,
+            dict(
                 owner_id=e.owner_id,
                 period=e.period,
                 period_kind=e.period_kind,
@@ -283,7 +289,7 @@ class WorkProjection(FollowsAccountOwners):
                 submissions=0,
                 reviewed_by=None,
                 **_created(e, position),
-            )
+            ),
         )
 
     @handles(
@@ -310,8 +316,10 @@ class WorkProjection(FollowsAccountOwners):
 
     @handles(MeetingNotice.Created)
     def notice_issued(self, conn: Connection, e: Any, position: int) -> None:
-        conn.execute(
-            meeting_notices.insert().values(
+        insert_row(
+            conn,
+            meeting_notices,
+            dict(
                 organizer_id=e.organizer_id,
                 title=e.title,
                 starts_at=e.starts_at,
@@ -322,7 +330,7 @@ class WorkProjection(FollowsAccountOwners):
                 acknowledged_count=0,
                 cancelled=False,
                 **_created(e, position),
-            )
+            ),
         )
         if e.attendee_ids:
             conn.execute(
@@ -354,8 +362,10 @@ class WorkProjection(FollowsAccountOwners):
 
     @handles(MatterReport.Created)
     def report_filed(self, conn: Connection, e: Any, position: int) -> None:
-        conn.execute(
-            matter_reports.insert().values(
+        insert_row(
+            conn,
+            matter_reports,
+            dict(
                 author_id=e.author_id,
                 addressed_to=e.addressed_to,
                 title=e.title,
@@ -363,7 +373,7 @@ class WorkProjection(FollowsAccountOwners):
                 severity=e.severity,
                 links=e.links,
                 **_created(e, position),
-            )
+            ),
         )
 
     @handles(MatterReport.Acknowledged)
