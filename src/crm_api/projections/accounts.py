@@ -15,13 +15,19 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    and_,
+    column,
+    func,
+    literal_column,
     select,
+    table,
     update,
 )
+from sqlalchemy.sql.elements import ColumnElement
 
 from crm_api.db import UTCDateTime, metadata
 from crm_api.domain.accounts import Account, Contact, erased_details
-from crm_api.projections.base import Gathering, gathers, handles
+from crm_api.projections.base import Gathering, gathers, handles, insert_row
 from crm_api.projections.custom_fields import CustomFieldQuery
 from crm_api.projections.directory import like_pattern
 from crm_api.projections.paging import Page, Sort, keyset_page
@@ -203,8 +209,10 @@ class AccountsProjection(Gathering):
             "occupation": e.occupation,
             "birth_year": e.birth_year,
         }
-        conn.execute(
-            contacts.insert().values(
+        insert_row(
+            conn,
+            contacts,
+            dict(
                 id=str(e.originator_id),
                 account_id=e.account_id,
                 owner_id=owner_id,
@@ -214,7 +222,7 @@ class AccountsProjection(Gathering):
                 created_at=e.timestamp,
                 **values,
                 **_stamp(e, position),
-            )
+            ),
         )
 
     @handles(Contact.DetailsChanged)
@@ -283,6 +291,33 @@ CONTACT_COLUMNS = tuple(
 )
 
 
+FEW_MATCHES = 2000
+"""Up to this many index matches, SQLite reads the matching rows by rowid; beyond, matches are
+dense enough that walking the sort order with the LIKE finds a page sooner (q=customer over
+100k accounts: 79 ms p95 through the index, 8 ms walking)."""
+
+
+def _holding(conn: Connection, searched: Table, q: str) -> ColumnElement[bool]:
+    """Rows whose search text holds q: a case-insensitive substring, `%`, `_` and `\\` literal.
+
+    PostgreSQL's trigram index (migration 0017) serves the LIKE itself: its planner weighs the
+    index against the sort order. On SQLite the FTS5 trigram index `<table>_search` narrows
+    the rows when q has a trigram to look up (three characters or more) and matches few rows.
+    The LIKE always stays: the index folds more than LIKE does ('ſ' finds 's'), and with it the
+    results are exactly LIKE's on every path."""
+    lowered = q.lower()
+    like = searched.c.search_text.like(like_pattern(q), escape="\\")
+    if conn.dialect.name != "sqlite" or len(lowered) < 3:
+        return like
+    index = table(f"{searched.name}_search", column("rowid"))
+    phrase = '"' + lowered.replace('"', '""') + '"'
+    matches = select(index.c.rowid).where(literal_column(index.name).match(phrase))
+    probe = select(func.count()).select_from(matches.limit(FEW_MATCHES + 1).subquery())
+    if conn.execute(probe).scalar_one() > FEW_MATCHES:
+        return like
+    return and_(literal_column(f"{searched.name}.rowid").in_(matches), like)
+
+
 def list_accounts(
     conn: Connection,
     *,
@@ -312,7 +347,7 @@ def list_accounts(
     if updated_since:
         stmt = stmt.where(accounts.c.updated_at >= updated_since)
     if q:
-        stmt = stmt.where(accounts.c.search_text.like(like_pattern(q), escape="\\"))
+        stmt = stmt.where(_holding(conn, accounts, q))
     columns: dict[str, Any] = dict(accounts.c)
     if custom is not None:
         stmt, columns = custom.narrow(stmt, accounts.c.id, sort, columns)
@@ -342,7 +377,7 @@ def list_contacts(
     if updated_since:
         stmt = stmt.where(contacts.c.updated_at >= updated_since)
     if q:
-        stmt = stmt.where(contacts.c.search_text.like(like_pattern(q), escape="\\"))
+        stmt = stmt.where(_holding(conn, contacts, q))
     columns: dict[str, Any] = dict(contacts.c)
     if custom is not None:
         stmt, columns = custom.narrow(stmt, contacts.c.id, sort, columns)
