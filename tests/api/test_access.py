@@ -436,3 +436,47 @@ def test_only_admins_manage_api_keys(client, company, reader_key, who):
         client.post(f"{API}/api-keys/{reader_key['id']}/revoke", headers=headers).status_code == 403
     )
     assert client.get(f"{API}/accounts", headers=bearer(reader_key["token"])).status_code == 200
+
+
+def test_every_command_an_auditor_sends_is_refused_as_read_only(client, services, company):
+    """Not only `:write` permissions: approving, transferring, acknowledging, erasing, defining
+    fields, opening service requests and ticking the watchers are commands too."""
+    account = company.open_account("rep_a")
+    contact = client.post(
+        f"{API}/contacts",
+        json={"account_id": account["id"], "name": "Ann"},
+        headers=company.as_("rep_a"),
+    ).json()
+    head = services.app.head()
+    auditor = company.as_("auditor")
+    attempts = [
+        client.post(
+            f"{API}/accounts/{account['id']}/transfer",
+            json={"to_owner_id": company.ids["rep_b"]},
+            headers=auditor,
+        ),
+        client.post(
+            f"{API}/contacts/{contact['id']}/erase",
+            json={"reason": "subject_request"},
+            headers=auditor,
+        ),
+        client.post(
+            f"{API}/field-definitions",
+            json={"record_type": "accounts", "key": "tier", "label": "Tier", "type": "text"},
+            headers=auditor,
+        ),
+        client.post(
+            f"{API}/service-requests",
+            json={
+                "account_id": account["id"],
+                "subject": "Broken",
+                "kind": "fault",
+                "channel": "phone",
+            },
+            headers=auditor,
+        ),
+        client.post(f"{API}/alerts:tick", headers=auditor),
+    ]
+    for response in attempts:
+        assert_problem(response, 403, "read_only_role")
+    assert services.app.head() == head

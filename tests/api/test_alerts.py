@@ -123,7 +123,9 @@ def test_alerts_are_seen_by_the_owner_its_manager_and_auditors_and_acknowledged_
         company.client.post(f"{url}/acknowledge", headers=company.as_("rep_b")), 404, "not_found"
     )
     assert_problem(
-        company.client.post(f"{url}/acknowledge", headers=company.as_("auditor")), 403, "forbidden"
+        company.client.post(f"{url}/acknowledge", headers=company.as_("auditor")),
+        403,
+        "read_only_role",
     )
     acknowledged = ok(company.client.post(f"{url}/acknowledge", headers=company.as_("rep_a")))
     assert acknowledged["acknowledged_by"] == company.ids["rep_a"]

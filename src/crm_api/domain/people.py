@@ -204,7 +204,9 @@ class Principal:
                     code="on_behalf_of_required",
                 )
             return
-        if self.role is Role.AUDITOR and permission.endswith(":write"):
+        if self.role is Role.AUDITOR and not permission.endswith(":read"):
+            # Every command an auditor is refused (approve, transfer, acknowledge, erase, …),
+            # not only the `:write` ones, is refused for the same reason.
             raise PermissionDenied(
                 "auditors read everything and write nothing", code="read_only_role"
             )
