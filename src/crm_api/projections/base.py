@@ -66,11 +66,27 @@ class Projection:
         if handler is not None:
             handler(self, conn, event, position)
 
-    pending_from: int | None = None
-    """The position of the first event whose writes wait in `flush` (for failure reports)."""
+    _waiting: dict[str, int]
+    """Bulk writes that wait for `flush`, each with the position of its first event."""
+
+    @property
+    def pending_from(self) -> int | None:
+        """The position of the first event whose writes wait in `flush` (for failure reports)."""
+        waiting = getattr(self, "_waiting", None)
+        return min(waiting.values()) if waiting else None
+
+    def _wait(self, writes: str, position: int) -> None:
+        """`writes` (a kind of bulk write) now holds the event at `position`, unwritten."""
+        if not hasattr(self, "_waiting"):
+            self._waiting = {}
+        self._waiting.setdefault(writes, position)
+
+    def _written(self, writes: str) -> None:
+        getattr(self, "_waiting", {}).pop(writes, None)
 
     def begin(self, conn: Connection) -> None:
         """A batch starts (in its transaction). Projections that gather writes reset here."""
+        self._waiting = {}
 
     def flush(self, conn: Connection) -> None:
         """Write what this batch gathered; called before the tracking row moves, in the same
@@ -91,25 +107,24 @@ class Gathering(Projection):
 
     def begin(self, conn: Connection) -> None:
         super().begin(conn)
-        self._gathered, self.pending_from = [], None
+        self._gathered = []
 
     def gather(self, event: Any, position: int) -> None:
-        if not getattr(self, "_gathered", None):
+        if not hasattr(self, "_gathered"):
             self._gathered = []
-            if self.pending_from is None:
-                self.pending_from = position
+        self._wait("gathered", position)
         self._gathered.append((event, position))
 
     def flush(self, conn: Connection) -> None:
         super().flush(conn)
         self._write_gathered(conn)
-        self.pending_from = None
 
     def _write_gathered(self, conn: Connection) -> None:
         gathered = getattr(self, "_gathered", [])
         if gathered:
             self._gathered = []
             self.write_gathered(conn, gathered)
+            self._written("gathered")
 
     def write_gathered(self, conn: Connection, events: list[tuple[Any, int]]) -> None:
         raise NotImplementedError

@@ -39,7 +39,7 @@ class FollowsAccountOwners(Projection):
 
     def begin(self, conn: Connection) -> None:
         super().begin(conn)
-        self._opened, self.pending_from = {}, None
+        self._opened = {}
 
     def apply(self, conn: Connection, event: Any, position: int) -> None:
         if type(event) is not Account.Opened:
@@ -60,15 +60,13 @@ class FollowsAccountOwners(Projection):
                 [{"account_id": a, "owner_id": o} for a, o in opened.items()],
                 ["account_id"],
             )
-            if not getattr(self, "_gathered", None):  # (a Gathering's own writes still wait)
-                self.pending_from = None
+            self._written("owners")
 
     @handles(Account.Opened)
     def account_opened(self, conn: Connection, e: Any, position: int) -> None:
-        if not getattr(self, "_opened", None):
+        if not hasattr(self, "_opened"):
             self._opened = {}
-            if self.pending_from is None:
-                self.pending_from = position
+        self._wait("owners", position)
         self._opened[str(e.originator_id)] = e.owner_id
 
     @handles(Account.OwnershipTransferred)
